@@ -1,0 +1,3 @@
+from pixstash.cli.main import main
+
+main()

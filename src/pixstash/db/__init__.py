@@ -1,0 +1,1 @@
+"""Metadata: SQLAlchemy models, the MetadataStore port and its SQL implementation."""

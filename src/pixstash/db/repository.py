@@ -1,0 +1,247 @@
+"""MetadataStore on SQLAlchemy (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pixstash.db.base import CreatedImage, DeletedImage, NewJob
+from pixstash.db.engine import Database
+from pixstash.db.models import BlobRow, ImageRow, JobRow, VariantRow
+from pixstash.domain.formats import OutputFormat, SourceFormat
+from pixstash.domain.ids import new_public_id
+from pixstash.domain.model import (
+    Blob,
+    Image,
+    ImageStatus,
+    Variant,
+    Visibility,
+    original_key,
+)
+from pixstash.errors import Conflict
+
+_ID_ATTEMPTS = 8
+
+
+def _to_image(row: ImageRow, blob: BlobRow) -> Image:
+    return Image(
+        id=row.id,
+        blob_hash=blob.hash,
+        format=SourceFormat(blob.format),
+        width=blob.width,
+        height=blob.height,
+        frames=blob.frames,
+        size=blob.size,
+        title=row.title,
+        description=row.description,
+        visibility=Visibility(row.visibility),
+        status=ImageStatus(blob.status),
+        created_at=row.created_at,
+        delete_token_hash=row.delete_token_hash,
+        owner_id=row.owner_id,
+        expires_at=row.expires_at,
+    )
+
+
+def _to_blob(row: BlobRow) -> Blob:
+    return Blob(
+        hash=row.hash,
+        format=SourceFormat(row.format),
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        frames=row.frames,
+        refcount=row.refcount,
+    )
+
+
+def _to_variant(row: VariantRow) -> Variant:
+    return Variant(
+        blob_hash=row.blob_hash,
+        name=row.name,
+        format=OutputFormat(row.format),
+        key=row.key,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        etag=row.etag,
+    )
+
+
+class SqlMetadataStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_image(
+        self, image: Image, blob: Blob, jobs_if_pending: Sequence[NewJob]
+    ) -> CreatedImage:
+        for _ in range(_ID_ATTEMPTS):
+            try:
+                return await self._create_image_once(image, blob, jobs_if_pending)
+            except IntegrityError:
+                image = replace(image, id=new_public_id())
+        raise Conflict("Could not allocate an image id; retry the upload.")
+
+    async def _create_image_once(
+        self, image: Image, blob: Blob, jobs_if_pending: Sequence[NewJob]
+    ) -> CreatedImage:
+        async with self.db.write() as session:
+            row = await session.get(BlobRow, blob.hash, with_for_update=True)
+            blob_is_new = row is None
+            if row is None:
+                row = BlobRow(
+                    hash=blob.hash,
+                    format=blob.format.value,
+                    size=blob.size,
+                    width=blob.width,
+                    height=blob.height,
+                    frames=blob.frames,
+                    refcount=1,
+                    state="active",
+                    status=ImageStatus.PENDING.value,
+                )
+                session.add(row)
+            elif row.state == "deleting":
+                raise Conflict("Identical content is being deleted right now; retry in a moment.")
+            else:
+                row.refcount += 1
+            session.add(
+                ImageRow(
+                    id=image.id,
+                    blob_hash=blob.hash,
+                    owner_id=image.owner_id,
+                    delete_token_hash=image.delete_token_hash,
+                    title=image.title,
+                    description=image.description,
+                    visibility=image.visibility.value,
+                    created_at=image.created_at,
+                    expires_at=image.expires_at,
+                )
+            )
+            if row.status != ImageStatus.READY.value:
+                now = time.time()
+                for job in jobs_if_pending:
+                    session.add(
+                        JobRow(
+                            kind=job.kind,
+                            payload=json.dumps(job.payload, sort_keys=True),
+                            run_after=now,
+                        )
+                    )
+            await session.flush()
+            created = replace(image, status=ImageStatus(row.status))
+        return CreatedImage(created, blob_is_new)
+
+    async def get_image(self, public_id: str) -> Image | None:
+        async with self.db.read() as session:
+            found = (
+                await session.execute(
+                    select(ImageRow, BlobRow)
+                    .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
+                    .where(ImageRow.id == public_id)
+                )
+            ).first()
+        return None if found is None else _to_image(found[0], found[1])
+
+    async def delete_image(self, public_id: str) -> DeletedImage | None:
+        async with self.db.write() as session:
+            found = (
+                await session.execute(
+                    select(ImageRow, BlobRow)
+                    .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
+                    .where(ImageRow.id == public_id)
+                    .with_for_update()
+                )
+            ).first()
+            if found is None:
+                return None
+            image_row, blob_row = found
+            image = _to_image(image_row, blob_row)
+            await session.delete(image_row)
+            blob_row.refcount -= 1
+            orphaned = blob_row.refcount <= 0
+            if orphaned:
+                blob_row.state = "deleting"
+        return DeletedImage(image, blob_row.hash if orphaned else None)
+
+    async def get_blob(self, content_hash: str) -> Blob | None:
+        async with self.db.read() as session:
+            row = await session.get(BlobRow, content_hash)
+        return None if row is None or row.state != "active" else _to_blob(row)
+
+    async def blob_objects(self, content_hash: str) -> list[str]:
+        async with self.db.read() as session:
+            row = await session.get(BlobRow, content_hash)
+            if row is None:
+                return []
+            keys = (
+                await session.scalars(
+                    select(VariantRow.key).where(VariantRow.blob_hash == content_hash)
+                )
+            ).all()
+        return [original_key(row.hash, SourceFormat(row.format)), *keys]
+
+    async def forget_blob(self, content_hash: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(delete(VariantRow).where(VariantRow.blob_hash == content_hash))
+            await session.execute(
+                delete(BlobRow).where(BlobRow.hash == content_hash, BlobRow.state == "deleting")
+            )
+
+    async def deleting_blobs(self) -> list[str]:
+        async with self.db.read() as session:
+            rows = await session.scalars(select(BlobRow.hash).where(BlobRow.state == "deleting"))
+            return list(rows.all())
+
+    async def get_variant(self, content_hash: str, name: str, fmt: str) -> Variant | None:
+        async with self.db.read() as session:
+            row = await session.get(VariantRow, (content_hash, name, fmt))
+        return None if row is None else _to_variant(row)
+
+    async def add_variant(self, variant: Variant) -> bool:
+        async with self.db.write() as session:
+            blob = await session.get(BlobRow, variant.blob_hash, with_for_update=True)
+            if blob is None or blob.state != "active":
+                return False
+            existing = await session.get(
+                VariantRow, (variant.blob_hash, variant.name, variant.format.value)
+            )
+            if existing is None:
+                session.add(
+                    VariantRow(
+                        blob_hash=variant.blob_hash,
+                        name=variant.name,
+                        format=variant.format.value,
+                        key=variant.key,
+                        size=variant.size,
+                        width=variant.width,
+                        height=variant.height,
+                        etag=variant.etag,
+                    )
+                )
+            else:  # re-rendered by a retried job: same key, bytes replaced atomically
+                existing.size, existing.etag = variant.size, variant.etag
+                existing.width, existing.height = variant.width, variant.height
+        return True
+
+    async def set_blob_status(self, content_hash: str, status: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(BlobRow).where(BlobRow.hash == content_hash).values(status=status)
+            )
+
+    async def known_keys(self) -> set[str]:
+        async with self.db.read() as session:
+            blobs = (await session.execute(select(BlobRow.hash, BlobRow.format))).all()
+            variants = (await session.scalars(select(VariantRow.key))).all()
+        keys = {original_key(h, SourceFormat(f)) for h, f in blobs}
+        keys.update(variants)
+        return keys
+
+    async def ping(self) -> None:
+        await self.db.ping()

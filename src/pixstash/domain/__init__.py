@@ -1,0 +1,2 @@
+"""Domain: ids, value objects and variant specs. No I/O; imports nothing of ours
+except the error tree."""

@@ -1,0 +1,1 @@
+"""Durable background jobs: the JobQueue port, the db:// queue and the worker loop."""

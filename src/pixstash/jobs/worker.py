@@ -1,0 +1,102 @@
+"""The worker loop: N concurrent tasks that claim jobs and run their handlers.
+
+Used inside the server (embedded) and by ``pixstash worker``. Handlers are coroutines;
+CPU-bound handlers push their work to threads, so the event loop stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from pixstash.jobs.base import Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, str]], Awaitable[None]]
+
+
+class JobRunner:
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: Mapping[str, Handler],
+        *,
+        concurrency: int,
+        poll_seconds: float = 1.0,
+        heartbeat_seconds: float = 20.0,
+    ) -> None:
+        self.queue = queue
+        self.handlers = dict(handlers)
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.concurrency <= 0:
+            return
+        recovered = await self.queue.recover()
+        if recovered:
+            log.warning("released %d job lease(s) held by dead workers", recovered)
+        self._tasks = [
+            asyncio.create_task(self._loop(), name=f"pixstash-worker-{i}")
+            for i in range(self.concurrency)
+        ]
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.queue.notify()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def run_until_stopped(self) -> None:
+        await self.start()
+        await self._stopping.wait()
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = await self.queue.claim()
+            except Exception:
+                log.exception("could not claim a job; retrying")
+                await self.queue.wait(self.poll_seconds)
+                continue
+            if job is None:
+                await self.queue.wait(self.poll_seconds)
+                continue
+            await self.run_one(job)
+            self.queue.notify()  # more may be due: let an idle sibling look too
+
+    async def run_one(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            await self.queue.fail(job, f"no handler for job kind {job.kind!r}")
+            return
+        beat = asyncio.create_task(self._heartbeat(job))
+        try:
+            await handler(job.payload)
+        except asyncio.CancelledError:
+            raise  # shutdown: the lease runs out and another worker takes it
+        except Exception as exc:
+            log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
+            if not await self.queue.fail(job, f"{type(exc).__name__}: {exc}"):
+                log.error("job %s dead-lettered after %d attempts", job.id, job.attempts)
+        else:
+            await self.queue.complete(job)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _heartbeat(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            await self.queue.heartbeat(job)

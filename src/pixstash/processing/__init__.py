@@ -1,0 +1,1 @@
+"""Image processing: validation by content and rendering of variants."""

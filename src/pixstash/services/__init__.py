@@ -1,0 +1,1 @@
+"""Use cases. Services depend on ports (Protocols) only, never on a concrete backend."""

@@ -1,0 +1,127 @@
+"""Serving media: resolve a media URL to stored bytes, with a small in-memory cache.
+
+The cache holds small variants (thumbnails) so the hot path costs no database query and
+no disk read. Entries expire after a short TTL, which bounds how long another server
+process may keep serving an image deleted elsewhere; in this process, deletion evicts
+at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pixstash.db.base import MetadataStore
+from pixstash.domain.formats import OutputFormat
+from pixstash.domain.model import Blob, ImageStatus, Variant, Visibility
+from pixstash.domain.variants import VariantSpec, media_name
+from pixstash.errors import ImageNotFound
+from pixstash.services.renditions import RenditionService
+from pixstash.storage.base import BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    variant: Variant
+    content_type: str
+    body: bytes | None  # in memory, or
+    path: Path | None  # a local file to send
+
+
+class MediaCache:
+    """Byte-bounded LRU of small media bodies, keyed by media name."""
+
+    def __init__(self, max_bytes: int, max_item_bytes: int, ttl_seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.max_item_bytes = max_item_bytes
+        self.ttl = ttl_seconds
+        self._items: OrderedDict[str, tuple[Media, float]] = OrderedDict()
+        self._by_image: dict[str, set[str]] = {}
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, name: str) -> Media | None:
+        item = self._items.get(name)
+        if item is None or item[1] < time.monotonic():
+            if item is not None:
+                self._remove(name)
+            self.misses += 1
+            return None
+        self._items.move_to_end(name)
+        self.hits += 1
+        return item[0]
+
+    def put(self, image_id: str, name: str, media: Media) -> None:
+        assert media.body is not None
+        if len(media.body) > self.max_item_bytes or self.ttl <= 0:
+            return
+        self._remove(name)
+        self._items[name] = (media, time.monotonic() + self.ttl)
+        self._by_image.setdefault(image_id, set()).add(name)
+        self.size += len(media.body)
+        while self.size > self.max_bytes and self._items:
+            self._remove(next(iter(self._items)))
+
+    def evict_image(self, image_id: str) -> None:
+        for name in self._by_image.pop(image_id, set()):
+            self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        item = self._items.pop(name, None)
+        if item is not None and item[0].body is not None:
+            self.size -= len(item[0].body)
+            owners = self._by_image.get(name[:7])
+            if owners is not None:
+                owners.discard(name)
+                if not owners:
+                    del self._by_image[name[:7]]
+
+
+class MediaService:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        renditions: RenditionService,
+        cache: MediaCache,
+    ) -> None:
+        self.meta = meta
+        self.store = store
+        self.renditions = renditions
+        self.cache = cache
+
+    def cached(self, name: str) -> Media | None:
+        return self.cache.get(name)
+
+    async def resolve(self, image_id: str, spec: VariantSpec, output: OutputFormat) -> Media:
+        name = media_name(image_id, spec, output)
+        hit = self.cache.get(name)
+        if hit is not None:
+            return hit
+        image = await self.meta.get_image(image_id)
+        if (
+            image is None
+            or image.visibility is Visibility.PRIVATE
+            or image.status is ImageStatus.FAILED
+            or (image.expires_at is not None and image.expires_at <= datetime.now(UTC))
+        ):
+            raise ImageNotFound()
+        blob = Blob(
+            image.blob_hash, image.format, image.size, image.width, image.height, image.frames
+        )
+        variant = await self.renditions.ensure_variant(blob, spec, output)
+        if variant.size <= self.cache.max_item_bytes and self.cache.ttl > 0:
+            media = Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
+            self.cache.put(image_id, name, media)
+            return media
+        path = self.store.local_path(variant.key)
+        if path is not None:
+            return Media(variant, output.mime, None, path)
+        return Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
+
+    def evict(self, image_id: str) -> None:
+        self.cache.evict_image(image_id)

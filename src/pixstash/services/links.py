@@ -1,0 +1,37 @@
+"""Public URLs of an image: page, media variants, deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pixstash.domain.formats import OutputFormat, default_output
+from pixstash.domain.model import Image
+from pixstash.domain.variants import FULL, LARGE, MEDIUM, THUMB, VariantSpec, media_name
+
+
+@dataclass(frozen=True, slots=True)
+class LinkBuilder:
+    base: str  # the app, e.g. https://pix.example.com
+    media_base: str  # media origin (CDN or cookieless domain); may equal base
+
+    def page(self, image_id: str) -> str:
+        return f"{self.base}/{image_id}"
+
+    def media(self, image: Image, variant: VariantSpec, output: OutputFormat | None = None) -> str:
+        fmt = output or default_output(image.format)
+        return f"{self.media_base}/{media_name(image.id, variant, fmt)}"
+
+    def delete(self, image_id: str, token: str) -> str:
+        return f"{self.base}/{image_id}/delete/{token}"
+
+    def for_image(self, image: Image, delete_token: str | None = None) -> dict[str, str]:
+        links = {
+            "page": self.page(image.id),
+            "full": self.media(image, FULL),
+            "thumb": self.media(image, THUMB),
+            "medium": self.media(image, MEDIUM),
+            "large": self.media(image, LARGE),
+        }
+        if delete_token is not None:
+            links["delete"] = self.delete(image.id, delete_token)
+        return links

@@ -1,0 +1,115 @@
+"""Making variants: eagerly by jobs after upload, on demand for the rest (once)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import anyio.to_thread
+
+from pixstash.cache.base import SingleFlight
+from pixstash.db.base import MetadataStore
+from pixstash.domain.formats import OutputFormat, default_output
+from pixstash.domain.model import Blob, ImageStatus, Rendered, Variant, variant_key
+from pixstash.domain.variants import EAGER_VARIANTS, VariantSpec
+from pixstash.errors import BlobMissing, ImageNotFound, ImageRejected
+from pixstash.processing.base import ImageEngine
+from pixstash.services.staging import StagingArea
+from pixstash.storage.base import BlobStore
+
+log = logging.getLogger(__name__)
+
+
+class RenditionService:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        engine: ImageEngine,
+        locks: SingleFlight,
+        staging: StagingArea,
+    ) -> None:
+        self.meta = meta
+        self.store = store
+        self.engine = engine
+        self.locks = locks
+        self.staging = staging
+
+    async def process_blob(self, payload: dict[str, str]) -> None:
+        """Job handler: make every eager variant of a blob, then mark its images ready."""
+        blob = await self.meta.get_blob(payload["hash"])
+        if blob is None:
+            return  # deleted meanwhile: nothing to do
+        output = default_output(blob.format)
+        todo = [
+            spec
+            for spec in EAGER_VARIANTS
+            if await self.meta.get_variant(blob.hash, spec.name, output.value) is None
+        ]
+        try:
+            if todo:
+                await self._render_and_store(blob, [(spec, output) for spec in todo])
+        except ImageRejected as exc:  # deterministic: retrying cannot help
+            log.warning("blob %s cannot be processed: %s", blob.hash, exc.message)
+            await self.meta.set_blob_status(blob.hash, ImageStatus.FAILED.value)
+            return
+        await self.meta.set_blob_status(blob.hash, ImageStatus.READY.value)
+
+    async def ensure_variant(self, blob: Blob, spec: VariantSpec, output: OutputFormat) -> Variant:
+        """The stored variant, rendered now if it does not exist yet.
+
+        Concurrent callers for the same variant wait for one rendering.
+        """
+        existing = await self.meta.get_variant(blob.hash, spec.name, output.value)
+        if existing is not None:
+            return existing
+        async with self.locks.hold(f"variant:{blob.hash}:{spec.name}:{output.value}"):
+            existing = await self.meta.get_variant(blob.hash, spec.name, output.value)
+            if existing is not None:
+                return existing
+            (made,) = await self._render_and_store(blob, [(spec, output)])
+            return made
+
+    async def _render_and_store(
+        self, blob: Blob, targets: Sequence[tuple[VariantSpec, OutputFormat]]
+    ) -> list[Variant]:
+        async with self._source_file(blob) as source:
+            rendered: list[Rendered] = await anyio.to_thread.run_sync(
+                self.engine.render, source, blob.format, targets
+            )
+        made: list[Variant] = []
+        for (spec, output), result in zip(targets, rendered, strict=True):
+            variant = Variant(
+                blob_hash=blob.hash,
+                name=spec.name,
+                format=output,
+                key=variant_key(blob.hash, spec.name, output),
+                size=len(result.data),
+                width=result.width,
+                height=result.height,
+                etag=hashlib.sha256(result.data).hexdigest()[:32],
+            )
+            await self.store.put_bytes(variant.key, result.data)
+            if not await self.meta.add_variant(variant):
+                await self.store.delete(variant.key)  # the blob was deleted meanwhile
+                raise ImageNotFound()
+            made.append(variant)
+        return made
+
+    @contextlib.asynccontextmanager
+    async def _source_file(self, blob: Blob) -> AsyncIterator[Path]:
+        local = self.store.local_path(blob.original_key)
+        if local is not None:
+            if not local.exists():
+                raise BlobMissing(f"Original of {blob.hash} is missing.")
+            yield local
+            return
+        path = self.staging.temp_path()
+        try:
+            await self.store.download(blob.original_key, path)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,99 @@
+"""Receiving upload bytes: streamed to a temp file, hashed and size-limited on the way.
+
+The limit is enforced while streaming, so an oversized body is refused before it has
+been read in full, and the partial file is removed at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pixstash.errors import FileTooLarge
+
+SNIFF_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    path: Path
+    size: int
+    sha256: str
+    filename: str | None = None
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class StagingArea:
+    """A directory for bytes in flight; anything left here is stale and may be swept."""
+
+    def __init__(self, root: Path, *, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        root.mkdir(parents=True, exist_ok=True)
+
+    def open(self, filename: str | None = None) -> StagedWriter:
+        return StagedWriter(self, filename)
+
+    def temp_path(self, suffix: str = "") -> Path:
+        fd, name = tempfile.mkstemp(dir=self.root, prefix="work-", suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def sweep(self, older_than_seconds: float) -> int:
+        """Remove files older than the given age (left by crashes); returns how many."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for entry in self.root.iterdir():
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+class StagedWriter:
+    """Write chunks as they arrive; ``finish`` or ``discard`` exactly once."""
+
+    def __init__(self, area: StagingArea, filename: str | None) -> None:
+        self.area = area
+        self.filename = _clean_filename(filename)
+        fd, name = tempfile.mkstemp(dir=area.root, prefix="upload-")
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.area.max_bytes:
+            self.discard()
+            limit_mb = self.area.max_bytes / (1024 * 1024)
+            raise FileTooLarge(f"The file is larger than {limit_mb:g} MB; upload a smaller file.")
+        self._hash.update(data)
+        self._file.write(data)
+
+    def finish(self) -> StagedFile:
+        self._file.close()
+        return StagedFile(self.path, self.size, self._hash.hexdigest(), self.filename)
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _clean_filename(name: str | None) -> str | None:
+    """Keep a client's file name only as a harmless label (it decides nothing)."""
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in "\r\n\x00")
+    return cleaned[:255] or None

@@ -1,0 +1,120 @@
+"""Accepting uploads: validate by content, store the original, commit the row and its
+processing job together, answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio.to_thread
+
+from pixstash.db.base import MetadataStore, NewJob
+from pixstash.domain.ids import hash_token, new_delete_token, new_public_id
+from pixstash.domain.model import Blob, Image, ImageStatus, Probe, Visibility, original_key
+from pixstash.errors import EmptyUpload
+from pixstash.jobs.base import PROCESS_BLOB, JobQueue
+from pixstash.processing.base import ImageEngine
+from pixstash.services.staging import StagedFile
+from pixstash.storage.base import BlobStore
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 255
+MAX_DESCRIPTION = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    image: Image
+    delete_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadMeta:
+    title: str | None = None
+    description: str | None = None
+    visibility: Visibility = Visibility.UNLISTED
+
+
+class UploadService:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        queue: JobQueue,
+        engine: ImageEngine,
+        *,
+        max_pixels: int,
+    ) -> None:
+        self.meta = meta
+        self.store = store
+        self.queue = queue
+        self.engine = engine
+        self.max_pixels = max_pixels
+
+    async def validate(self, staged: StagedFile) -> Probe:
+        if staged.size == 0:
+            raise EmptyUpload()
+        return await anyio.to_thread.run_sync(
+            lambda: self.engine.probe(staged.path, max_pixels=self.max_pixels)
+        )
+
+    async def ingest(self, files: Sequence[StagedFile], meta: UploadMeta) -> list[Uploaded]:
+        """All or nothing: every file is validated before any is stored.
+
+        Staged files are consumed (moved into storage or deleted) whatever happens.
+        """
+        try:
+            if not files:
+                raise EmptyUpload()
+            probes = [await self.validate(staged) for staged in files]
+            return [await self._store(s, p, meta) for s, p in zip(files, probes, strict=True)]
+        finally:
+            for staged in files:
+                staged.discard()
+
+    async def _store(self, staged: StagedFile, probe: Probe, meta: UploadMeta) -> Uploaded:
+        blob = Blob(
+            hash=staged.sha256,
+            format=probe.format,
+            size=staged.size,
+            width=probe.width,
+            height=probe.height,
+            frames=probe.frames,
+        )
+        # Blob first, row second: a crash in between leaves an orphan blob for `gc`,
+        # never a row without its blob. Always (re)writing refreshes the object's age,
+        # so a concurrent `gc` cannot take an identical orphan from under us.
+        await self.store.put_file(original_key(blob.hash, blob.format), staged.path)
+        token = new_delete_token()
+        image = Image(
+            id=new_public_id(),
+            blob_hash=blob.hash,
+            format=probe.format,
+            width=probe.width,
+            height=probe.height,
+            frames=probe.frames,
+            size=staged.size,
+            title=_trim(meta.title, MAX_TITLE),
+            description=_trim(meta.description, MAX_DESCRIPTION),
+            visibility=meta.visibility,
+            status=ImageStatus.PENDING,
+            created_at=datetime.now(UTC),
+            delete_token_hash=hash_token(token),
+        )
+        created = await self.meta.create_image(
+            image, blob, [NewJob(PROCESS_BLOB, {"hash": blob.hash})]
+        )
+        if created.image.status is not ImageStatus.READY:
+            self.queue.notify()
+        log.info("uploaded %s (%s, %d bytes)", created.image.id, probe.format, staged.size)
+        return Uploaded(created.image, token)
+
+
+def _trim(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:limit] or None

@@ -1,0 +1,68 @@
+"""The BlobStore port: keyed, immutable objects.
+
+Keys look like ``original/ab/cd/<hash>.jpg``; writes are atomic (a reader sees the whole
+object or nothing). Backends raise only pixstash errors: ``BlobMissing`` for an absent
+key, ``StorageUnavailable`` when the backend itself fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from pixstash.errors import BadRequest
+
+# scheme -> "module:Class"; imported lazily by the composition root.
+SCHEMES: dict[str, str] = {
+    "file": "pixstash.storage.local:LocalBlobStore",
+    "memory": "pixstash.storage.memory:MemoryBlobStore",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    size: int
+    modified: datetime
+
+
+class BlobStore(Protocol):
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` under ``key``; ``path`` is consumed (moved or deleted)."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    async def get_bytes(self, key: str) -> bytes: ...
+
+    async def download(self, key: str, dest: Path) -> None:
+        """Copy the object to a local file (for decoders that need a path)."""
+        ...
+
+    async def stat(self, key: str) -> StoredObject | None: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; removing an absent key is not an error."""
+        ...
+
+    def iter_objects(self, prefix: str = "") -> AsyncIterator[StoredObject]: ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for ``key`` when the backend is local disk, else None."""
+        ...
+
+    async def check(self) -> None:
+        """Raise StorageUnavailable unless the backend answers (for /readyz)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def validate_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise BadRequest(f"Invalid storage key {key!r}.")
+    return key

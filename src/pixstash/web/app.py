@@ -1,0 +1,79 @@
+"""The ASGI application factory (``create_app``): wires backends in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+
+from pixstash import __version__
+from pixstash.config import Settings, load_settings
+from pixstash.db.migrate import upgrade
+from pixstash.domain.ids import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
+from pixstash.web import health
+from pixstash.web.api import images as images_api
+from pixstash.web.errors import install_error_handlers
+from pixstash.web.media import media_endpoint
+from pixstash.web.pages import routes as pages
+from pixstash.wiring import build_container
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class MediaNameConvertor(Convertor[str]):
+    regex = f"[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}[sbtmlh]?\\.[A-Za-z0-9]{{2,5}}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class PublicIdConvertor(MediaNameConvertor):
+    regex = f"[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}"
+
+
+register_url_convertor("medianame", MediaNameConvertor())
+register_url_convertor("publicid", PublicIdConvertor())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await anyio.to_thread.run_sync(upgrade, settings.database_url)
+        container = build_container(settings)
+        await container.store.check()
+        app.state.container = container
+        container.runner = container.make_runner(settings.job_workers)
+        await container.runner.start()
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = FastAPI(
+        title="pixstash",
+        version=__version__,
+        description="Upload, share and deliver images. Errors are "
+        '`{"error": {"code": "<stable-code>", "message": "<what to do>"}}`.',
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(images_api.router)
+    app.include_router(health.router)
+    app.router.routes.append(Route("/{name:medianame}", media_endpoint, methods=["GET", "HEAD"]))
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,93 @@
+"""Media delivery (``/{id}{suffix}.{ext}``): the hot path, kept off FastAPI's
+dependency machinery. Immutable caching, strong ETags, 304, Range and HEAD."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from pixstash.domain.variants import parse_media_name
+from pixstash.errors import ImageNotFound
+from pixstash.services.delivery import Media
+from pixstash.wiring import Container
+
+MEDIA_HEADERS = {
+    "cache-control": "public, max-age=31536000, immutable",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
+    "cross-origin-resource-policy": "cross-origin",
+    "accept-ranges": "bytes",
+}
+
+
+async def media_endpoint(request: Request) -> Response:
+    container: Container = request.app.state.container
+    name: str = request.path_params["name"]
+    media = container.media.cached(name)
+    if media is None:
+        parsed = parse_media_name(name)
+        if parsed is None:
+            raise ImageNotFound()
+        media = await container.media.resolve(parsed.public_id, parsed.variant, parsed.output)
+    return media_response(request, media)
+
+
+def media_response(request: Request, media: Media) -> Response:
+    etag = f'"{media.variant.etag}"'
+    headers = dict(MEDIA_HEADERS)
+    headers["etag"] = etag
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    if media.path is not None:
+        return FileResponse(media.path, media_type=media.content_type, headers=headers)
+    body = media.body or b""
+    status = 200
+    byte_range = request.headers.get("range")
+    if byte_range is not None and _if_range_ok(request.headers.get("if-range"), etag):
+        parsed = _single_range(byte_range, len(body))
+        if parsed is None:
+            headers["content-range"] = f"bytes */{len(body)}"
+            return Response(status_code=416, headers=headers)
+        start, end = parsed
+        headers["content-range"] = f"bytes {start}-{end - 1}/{len(body)}"
+        body, status = body[start:end], 206
+    if request.method == "HEAD":
+        headers["content-length"] = str(len(body))
+        return Response(status_code=status, headers=headers, media_type=media.content_type)
+    return Response(body, status_code=status, headers=headers, media_type=media.content_type)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return etag in candidates or "*" in candidates
+
+
+def _if_range_ok(header: str | None, etag: str) -> bool:
+    return header is None or header.strip() == etag
+
+
+def _single_range(header: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` as [start, end); None if unsatisfiable.
+
+    Several ranges are answered with the first one only (allowed by RFC 9110).
+    """
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec:
+        return None
+    first = spec.split(",")[0].strip()
+    start_text, _, end_text = first.partition("-")
+    try:
+        if not start_text:
+            length = int(end_text)
+            if length <= 0:
+                return None
+            return max(0, size - length), size
+        start = int(start_text)
+        end = int(end_text) + 1 if end_text else size
+    except ValueError:
+        return None
+    if start >= size or start < 0 or end <= start:
+        return None
+    return start, min(end, size)

@@ -1,0 +1,134 @@
+"""The composition root: builds concrete backends from settings and wires services.
+
+Only this module, the web app factory and the CLI know concrete backends. Backends are
+chosen by URL scheme through each port's scheme table and imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixstash.cache import base as cache_base
+from pixstash.cache.base import SingleFlight
+from pixstash.config import Settings
+from pixstash.db.engine import Database
+from pixstash.db.repository import SqlMetadataStore
+from pixstash.errors import ConfigurationError
+from pixstash.jobs import base as jobs_base
+from pixstash.jobs.base import PROCESS_BLOB, JobQueue
+from pixstash.jobs.worker import JobRunner
+from pixstash.processing.base import ImageEngine
+from pixstash.processing.pillow_engine import PillowEngine
+from pixstash.services.delivery import MediaCache, MediaService
+from pixstash.services.images import ImageService
+from pixstash.services.links import LinkBuilder
+from pixstash.services.maintenance import MaintenanceService
+from pixstash.services.renditions import RenditionService
+from pixstash.services.staging import StagingArea
+from pixstash.services.uploads import UploadService
+from pixstash.storage import base as storage_base
+from pixstash.storage.base import BlobStore
+
+log = logging.getLogger(__name__)
+
+
+def backend_class(kind: str, url: str, table: dict[str, str]) -> Any:
+    """Import the class registered for ``url``'s scheme, or explain the valid choices."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    target = table.get(scheme)
+    if target is None:
+        valid = ", ".join(f"{s}://" for s in sorted(table))
+        raise ConfigurationError(
+            f"Unknown {kind} URL scheme {scheme + '://' if scheme else repr(url)}; valid: {valid}"
+        )
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def staging_root(settings: Settings) -> Path:
+    """Temp files live beside the database file by default (``./var/tmp``)."""
+    return Path(settings.tmp_dir) if settings.tmp_dir else Path("var/tmp")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    meta: SqlMetadataStore
+    store: BlobStore
+    queue: JobQueue
+    locks: SingleFlight
+    engine: ImageEngine
+    staging: StagingArea
+    uploads: UploadService
+    renditions: RenditionService
+    media: MediaService
+    images: ImageService
+    maintenance: MaintenanceService
+    runner: JobRunner | None = field(default=None)
+
+    def links(self, request_base: str) -> LinkBuilder:
+        base = self.settings.public_url or request_base.rstrip("/")
+        return LinkBuilder(base, self.settings.public_media_url or base)
+
+    def make_runner(self, concurrency: int) -> JobRunner:
+        return JobRunner(
+            self.queue,
+            {PROCESS_BLOB: self.renditions.process_blob},
+            concurrency=concurrency,
+            poll_seconds=self.settings.job_poll_seconds,
+            heartbeat_seconds=self.settings.job_lease_seconds / 3,
+        )
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+        await self.queue.close()
+        await self.locks.close()
+        await self.store.close()
+        await self.db.close()
+
+
+def build_container(settings: Settings) -> Container:
+    store_cls = backend_class("storage", settings.storage_url, storage_base.SCHEMES)
+    queue_cls = backend_class("queue", settings.queue_url, jobs_base.SCHEMES)
+    locks_cls = backend_class("cache", settings.cache_url, cache_base.SCHEMES)
+    db = Database(settings.database_url)
+    meta = SqlMetadataStore(db)
+    store: BlobStore = store_cls.from_url(settings.storage_url)
+    queue: JobQueue = queue_cls.from_url(
+        settings.queue_url,
+        db=db,
+        lease_seconds=settings.job_lease_seconds,
+        max_attempts=settings.job_max_attempts,
+    )
+    locks: SingleFlight = locks_cls.from_url(settings.cache_url)
+    engine = PillowEngine()
+    staging = StagingArea(staging_root(settings), max_bytes=settings.max_upload_bytes)
+    renditions = RenditionService(meta, store, engine, locks, staging)
+    cache = MediaCache(
+        settings.media_cache_bytes,
+        settings.media_cache_item_bytes,
+        settings.media_cache_ttl_seconds,
+    )
+    media = MediaService(meta, store, renditions, cache)
+    images = ImageService(meta, store, media)
+    return Container(
+        settings=settings,
+        db=db,
+        meta=meta,
+        store=store,
+        queue=queue,
+        locks=locks,
+        engine=engine,
+        staging=staging,
+        uploads=UploadService(meta, store, queue, engine, max_pixels=settings.max_pixels),
+        renditions=renditions,
+        media=media,
+        images=images,
+        maintenance=MaintenanceService(meta, store, images, staging),
+    )

@@ -1,0 +1,256 @@
+"""Uploading through /api/v1/images: raw and multipart, the response, and refusals."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+
+from pixstash.config import Settings
+from pixstash.domain.ids import is_public_id
+from tests import imagegen
+from tests.helpers import container_of, drain_jobs, snapshot
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_raw_upload_answers_201_with_links_and_token(client: httpx.AsyncClient) -> None:
+    data = imagegen.jpeg_bytes(800, 600)
+    response = await client.post(
+        "/api/v1/images?title=Sunset", content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert is_public_id(body["id"])
+    assert body["type"] == "image/jpeg"
+    assert (body["width"], body["height"]) == (800, 600)
+    assert body["size"] == len(data)
+    assert body["animated"] is False
+    assert body["frames"] == 1
+    assert body["title"] == "Sunset"
+    assert body["delete_token"]
+    base = "http://testserver"
+    assert body["links"] == {
+        "page": f"{base}/{body['id']}",
+        "full": f"{base}/{body['id']}.jpg",
+        "thumb": f"{base}/{body['id']}t.jpg",
+        "medium": f"{base}/{body['id']}m.jpg",
+        "large": f"{base}/{body['id']}l.jpg",
+        "delete": f"{base}/{body['id']}/delete/{body['delete_token']}",
+    }
+    assert response.headers["location"] == body["links"]["page"]
+
+
+async def test_content_type_and_name_are_ignored(client: httpx.AsyncClient) -> None:
+    png = imagegen.png_alpha_bytes()
+    response = await client.post(
+        "/api/v1/images",
+        files={"image": ("holiday.jpg", png, "image/jpeg")},
+    )
+    assert response.status_code == 201
+    assert response.json()["type"] == "image/png"
+    assert response.json()["links"]["full"].endswith(".png")
+
+
+async def test_multipart_with_several_images_and_fields(client: httpx.AsyncClient) -> None:
+    files = [
+        ("image", ("a.jpg", imagegen.jpeg_bytes(320, 200, seed=1), "image/jpeg")),
+        ("image", ("b.gif", imagegen.gif_bytes(4), "image/gif")),
+        ("image", ("c.webp", imagegen.webp_bytes(), "image/webp")),
+    ]
+    response = await client.post(
+        "/api/v1/images", files=files, data={"title": "Trip", "description": "Day one"}
+    )
+    assert response.status_code == 201, response.text
+    images = response.json()["images"]
+    assert [i["type"] for i in images] == ["image/jpeg", "image/gif", "image/webp"]
+    assert images[1]["animated"] is True
+    assert images[1]["frames"] == 4
+    assert all(i["title"] == "Trip" and i["description"] == "Day one" for i in images)
+    assert len({i["id"] for i in images}) == 3
+
+
+async def test_info_reports_status_and_no_token(client: httpx.AsyncClient, app: FastAPI) -> None:
+    created = (
+        await client.post("/api/v1/images", content=imagegen.jpeg_bytes(), headers={})
+    ).json()
+    info = await client.get(f"/api/v1/images/{created['id']}")
+    assert info.status_code == 200
+    assert info.json()["status"] == "pending"
+    assert info.json()["delete_token"] is None
+    assert "delete" not in info.json()["links"] or info.json()["links"]["delete"] is None
+    assert await drain_jobs(container_of(app)) == 1
+    ready = (await client.get(f"/api/v1/images/{created['id']}")).json()
+    assert ready["status"] == "ready"
+
+
+async def test_identical_content_is_stored_once(
+    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path
+) -> None:
+    data = imagegen.jpeg_bytes(300, 300)
+    first = (await client.post("/api/v1/images", content=data)).json()
+    await drain_jobs(container_of(app))
+    second = (await client.post("/api/v1/images", content=data)).json()
+    assert first["id"] != second["id"]
+    assert second["status"] == "ready"  # already processed: no second job
+    assert await drain_jobs(container_of(app)) == 0
+    originals = list((tmp_path / "blobs" / "original").rglob("*.jpg"))
+    assert len(originals) == 1
+
+
+HOSTILE = [
+    ("truncated jpeg", lambda: imagegen.jpeg_bytes(400, 300)[:3000], 422, "image-corrupt"),
+    ("zero bytes", lambda: b"", 400, "empty-upload"),
+    (
+        "text named .jpg",
+        lambda: b"just some text, not a picture\n" * 10,
+        415,
+        "unsupported-media-type",
+    ),
+    (
+        "html named .png",
+        lambda: b"<!doctype html><html><script>alert(1)</script></html>",
+        415,
+        "unsupported-media-type",
+    ),
+    (
+        "svg with script",
+        lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        415,
+        "unsupported-media-type",
+    ),
+    (
+        "10000x10000 png",
+        lambda: imagegen.encode(Image.new("1", (10000, 10000)), "PNG", optimize=True),
+        422,
+        "image-too-large",
+    ),
+    ("gif with 5000 frames", lambda: imagegen.gif_bytes(5000, (100, 100)), 422, "image-too-large"),
+]
+
+
+@pytest.mark.parametrize(("label", "make", "status", "code"), HOSTILE, ids=[h[0] for h in HOSTILE])
+async def test_hostile_upload_is_refused_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    tmp_path: Path,
+    label: str,
+    make: object,
+    status: int,
+    code: str,
+) -> None:
+    assert callable(make)
+    data = make()
+    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    name = "evil.png" if "png" in label else "evil.jpg"
+    for response in (
+        await client.post("/api/v1/images", content=data),
+        await client.post("/api/v1/images", files={"image": (name, data, "image/png")}),
+    ):
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code
+        assert response.json()["error"]["message"]
+    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    data = bytearray(imagegen.jpeg_bytes(64, 48))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+async def test_jpeg_header_claiming_65500_squared_is_too_large(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    response = await client.post("/api/v1/images", content=_jpeg_claiming(65500, 65500))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "image-too-large"
+    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+
+
+async def test_one_bad_file_refuses_the_whole_request(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    files = [
+        ("image", ("ok.jpg", imagegen.jpeg_bytes(), "image/jpeg")),
+        ("image", ("bad.jpg", b"not an image at all", "image/jpeg")),
+    ]
+    response = await client.post("/api/v1/images", files=files)
+    assert response.status_code == 415
+    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../../etc/passwd.jpg", "a\x00b.jpg", "a\r\nX-Injected: 1.jpg", "x" * 1000 + ".jpg"],
+    ids=["dotdot", "nul", "crlf", "1000-chars"],
+)
+async def test_hostile_file_names_decide_nothing(
+    client: httpx.AsyncClient, tmp_path: Path, filename: str
+) -> None:
+    response = await client.post(
+        "/api/v1/images", files={"image": (filename, imagegen.jpeg_bytes(), "image/jpeg")}
+    )
+    assert response.status_code == 201, response.text
+    assert "x-injected" not in response.headers
+    stored = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    assert [p.parent.parent.parent.name for p in stored] == ["original"]
+    assert not (tmp_path.parent / "etc").exists()
+
+
+async def test_file_too_large_is_decided_while_streaming(tmp_path: Path) -> None:
+    from pixstash.web.app import create_app
+
+    small = Settings(
+        environment="test",
+        database_url=f"sqlite:///{tmp_path}/pixstash.db",
+        storage_url=f"file://{tmp_path}/blobs",
+        tmp_dir=str(tmp_path / "tmp"),
+        job_workers=0,
+        max_upload_bytes=100_000,
+    )
+    app = create_app(small)
+    sent = 0
+
+    async def body() -> object:
+        nonlocal sent
+        chunk = b"\xff\xd8\xff" + b"\0" * 65533
+        for _ in range(1000):  # 64 MB if it were all read
+            sent += len(chunk)
+            yield chunk
+
+    async with app.router.lifespan_context(app):
+        before = snapshot(tmp_path, tmp_path / "pixstash.db")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post("/api/v1/images", content=body())
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "file-too-large"
+        assert sent < 1_000_000  # stopped after ~2 chunks, not 64 MB
+        declared = await httpx.AsyncClient(transport=transport, base_url="http://t").post(
+            "/api/v1/images", content=b"x" * 10, headers={"content-length": str(10**10)}
+        )
+        assert declared.status_code == 413
+        assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+
+
+async def test_gps_and_orientation_in_served_full_variant(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    data = imagegen.jpeg_bytes(400, 200, orientation=6, gps=True)
+    created = (await client.post("/api/v1/images", content=data)).json()
+    assert (created["width"], created["height"]) == (200, 400)  # display size
+    await drain_jobs(container_of(app))
+    full = await client.get(f"/{created['id']}.jpg")
+    assert full.status_code == 200
+    assert imagegen.GPS_MARKER.encode() not in full.content
+    served = Image.open(io.BytesIO(full.content))
+    assert served.size == (200, 400)
+    assert not served.getexif()

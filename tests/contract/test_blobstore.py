@@ -1,0 +1,88 @@
+"""One contract for every BlobStore backend (local disk, memory)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pixstash.errors import BadRequest, BlobMissing
+from pixstash.storage.base import BlobStore
+from pixstash.storage.local import LocalBlobStore
+from pixstash.storage.memory import MemoryBlobStore
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["local", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
+    backend: BlobStore
+    if request.param == "local":
+        backend = LocalBlobStore.from_url(f"file://{tmp_path}/blobs")
+    else:
+        backend = MemoryBlobStore.from_url("memory://")
+    await backend.check()
+    yield backend
+    await backend.close()
+
+
+async def test_put_get_stat_delete(store: BlobStore) -> None:
+    await store.put_bytes("thumb/ab/cd/abcd.jpg", b"hello")
+    assert await store.get_bytes("thumb/ab/cd/abcd.jpg") == b"hello"
+    stat = await store.stat("thumb/ab/cd/abcd.jpg")
+    assert stat is not None
+    assert stat.size == 5
+    await store.delete("thumb/ab/cd/abcd.jpg")
+    assert await store.stat("thumb/ab/cd/abcd.jpg") is None
+    await store.delete("thumb/ab/cd/abcd.jpg")  # idempotent
+
+
+async def test_missing_key_raises_blob_missing(store: BlobStore) -> None:
+    with pytest.raises(BlobMissing):
+        await store.get_bytes("original/no/pe/nope.png")
+
+
+async def test_put_file_consumes_the_source(store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "upload.bin"
+    source.write_bytes(b"x" * 1000)
+    await store.put_file("original/aa/bb/aabb.jpg", source)
+    assert not source.exists()
+    assert await store.get_bytes("original/aa/bb/aabb.jpg") == b"x" * 1000
+
+
+async def test_overwrite_replaces_whole_object(store: BlobStore) -> None:
+    await store.put_bytes("full/k.png", b"first version")
+    await store.put_bytes("full/k.png", b"2nd")
+    assert await store.get_bytes("full/k.png") == b"2nd"
+
+
+async def test_download_copies_to_a_local_file(store: BlobStore, tmp_path: Path) -> None:
+    await store.put_bytes("medium/m.webp", b"webp-bytes")
+    dest = tmp_path / "copy.webp"
+    await store.download("medium/m.webp", dest)
+    assert dest.read_bytes() == b"webp-bytes"
+
+
+async def test_iter_objects_by_prefix(store: BlobStore) -> None:
+    for key in ("original/a.jpg", "thumb/a.jpg", "thumb/b.jpg"):
+        await store.put_bytes(key, b"1")
+    keys = sorted([o.key async for o in store.iter_objects("thumb/")])
+    assert keys == ["thumb/a.jpg", "thumb/b.jpg"]
+    assert len([o async for o in store.iter_objects()]) == 3
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a//b", "a/./b", ""])
+async def test_unsafe_keys_are_refused(store: BlobStore, key: str) -> None:
+    with pytest.raises(BadRequest):
+        await store.put_bytes(key, b"x")
+
+
+async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    for i in range(5):
+        await store.put_bytes(f"thumb/{i}.jpg", b"data")
+    staging = tmp_path / "blobs" / ".staging"
+    assert list(staging.iterdir()) == []
+    assert [o.key async for o in store.iter_objects()] != []
+    assert all(not o.key.startswith(".") for o in [o async for o in store.iter_objects()])
