@@ -129,7 +129,7 @@ HOSTILE = [
         422,
         "image-too-large",
     ),
-    ("gif with 5000 frames", lambda: imagegen.gif_bytes(5000, (100, 100)), 422, "image-too-large"),
+    ("gif with 5000 frames", lambda: imagegen.gif_bytes(5000, (120, 100)), 422, "image-too-large"),
 ]
 
 

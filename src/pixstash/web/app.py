@@ -9,14 +9,13 @@ from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from pixstash import __version__
 from pixstash.config import Settings, load_settings
 from pixstash.db.migrate import upgrade
-from pixstash.domain.ids import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
+from pixstash.web import convertors as _convertors  # noqa: F401 (registers them)
 from pixstash.web import health
 from pixstash.web.api import images as images_api
 from pixstash.web.errors import install_error_handlers
@@ -26,24 +25,6 @@ from pixstash.wiring import build_container
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-class MediaNameConvertor(Convertor[str]):
-    regex = f"[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}[sbtmlh]?\\.[A-Za-z0-9]{{2,5}}"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-class PublicIdConvertor(MediaNameConvertor):
-    regex = f"[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}"
-
-
-register_url_convertor("medianame", MediaNameConvertor())
-register_url_convertor("publicid", PublicIdConvertor())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

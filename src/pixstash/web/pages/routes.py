@@ -13,6 +13,7 @@ from pixstash.domain.model import Image
 from pixstash.domain.variants import LARGE, THUMB, parse_media_name
 from pixstash.errors import BadRequest, ImageNotFound
 from pixstash.services.links import LinkBuilder
+from pixstash.web import convertors as _convertors  # noqa: F401 (registers them)
 from pixstash.web.deps import ContainerDep, LinksDep
 from pixstash.web.pages.render import render
 

@@ -1,0 +1,106 @@
+"""Server-rendered pages: upload page, share page with unfurl tags, oEmbed, errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from pixstash.storage.local import LocalBlobStore
+from tests import imagegen
+from tests.helpers import container_of
+
+pytestmark = pytest.mark.anyio
+
+
+def meta(html: str, prop: str) -> str:
+    match = re.search(rf'<meta (?:property|name)="{re.escape(prop)}" content="([^"]*)"', html)
+    assert match, f"no {prop} in page"
+    return match.group(1)
+
+
+async def test_upload_page_has_no_inline_script(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert 'type="module"' in page.text
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page.text) is None
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+async def test_share_page_unfurls(client: httpx.AsyncClient) -> None:
+    created = (
+        await client.post(
+            "/api/v1/images?title=Alps%20%3Cb%3E", content=imagegen.jpeg_bytes(1280, 960)
+        )
+    ).json()
+    page = await client.get(f"/{created['id']}")
+    assert page.status_code == 200
+    html = page.text
+    assert "Alps &lt;b&gt;" in html  # escaped
+    assert meta(html, "og:image") == created["links"]["large"]
+    assert meta(html, "og:image:width") == "640"
+    assert meta(html, "og:image:height") == "480"
+    assert meta(html, "twitter:card") == "summary_large_image"
+    oembed = re.search(
+        r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', html
+    )
+    assert oembed
+    found = await client.get(oembed.group(1).replace("&amp;", "&"))
+    assert found.status_code == 200
+    body = found.json()
+    assert body["type"] == "photo"
+    assert body["url"] == created["links"]["large"]
+    assert (body["width"], body["height"]) == (640, 480)
+
+
+async def test_oembed_accepts_media_urls_and_maxwidth(client: httpx.AsyncClient) -> None:
+    created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes(1280, 960))).json()
+    found = await client.get("/oembed", params={"url": created["links"]["full"], "maxwidth": 320})
+    assert (found.json()["width"], found.json()["height"]) == (320, 240)
+    missing = await client.get("/oembed", params={"url": "http://testserver/zzzzzzz"})
+    assert missing.status_code == 404
+
+
+async def test_errors_are_html_for_browsers_and_json_for_the_api(client: httpx.AsyncClient) -> None:
+    html = await client.get("/zzzzzzz", headers={"accept": "text/html"})
+    assert html.status_code == 404
+    assert html.headers["content-type"].startswith("text/html")
+    api = await client.get("/api/v1/images/zzzzzzz")
+    assert api.status_code == 404
+    assert api.json() == {
+        "error": {"code": "image-not-found", "message": api.json()["error"]["message"]}
+    }
+    nowhere = await client.get("/api/v1/nothing-here")
+    assert nowhere.json()["error"]["code"] == "not-found"
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "storage": "ok", "queue": "ok"}
+
+
+async def test_readiness_names_the_backend_that_is_down(
+    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    container_of(app).store = LocalBlobStore(blocker / "blobs")
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "5"
+    assert ready.json()["down"] == ["storage"]
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_openapi_documents_the_upload(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    upload = schema["paths"]["/api/v1/images"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert "415" in upload["responses"]
