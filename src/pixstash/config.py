@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(default=20, ge=1)
 
     job_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
+    cpu_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Threads for image decoding and encoding, off the event loop.",
+    )
     job_lease_seconds: float = Field(default=60.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1)
     job_poll_seconds: float = Field(default=1.0, gt=0)

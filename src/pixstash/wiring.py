@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from pixstash.cache import base as cache_base
 from pixstash.cache.base import SingleFlight
 from pixstash.config import Settings
@@ -109,7 +111,8 @@ def build_container(settings: Settings) -> Container:
     locks: SingleFlight = locks_cls.from_url(settings.cache_url)
     engine = PillowEngine()
     staging = StagingArea(staging_root(settings), max_bytes=settings.max_upload_bytes)
-    renditions = RenditionService(meta, store, engine, locks, staging)
+    cpu = anyio.CapacityLimiter(settings.cpu_threads)
+    renditions = RenditionService(meta, store, engine, locks, staging, cpu)
     cache = MediaCache(
         settings.media_cache_bytes,
         settings.media_cache_item_bytes,
@@ -126,7 +129,7 @@ def build_container(settings: Settings) -> Container:
         locks=locks,
         engine=engine,
         staging=staging,
-        uploads=UploadService(meta, store, queue, engine, max_pixels=settings.max_pixels),
+        uploads=UploadService(meta, store, queue, engine, max_pixels=settings.max_pixels, cpu=cpu),
         renditions=renditions,
         media=media,
         images=images,

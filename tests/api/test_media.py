@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -117,3 +119,38 @@ async def test_pending_image_media_is_made_on_demand(client: httpx.AsyncClient) 
     response = await client.get(f"/{created['id']}l.webp")
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).size == (400, 300)
+
+
+class GatedEngine(CountingEngine):
+    """Renders only after the test opens the gate, telling it when a render is waiting."""
+
+    def __init__(self, inner: object) -> None:
+        super().__init__(inner)
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def render(
+        self,
+        source: Path,
+        source_format: SourceFormat,
+        targets: Sequence[tuple[VariantSpec, OutputFormat]],
+    ) -> list[Rendered]:
+        self.started.set()
+        assert self.gate.wait(10), "the test never opened the gate: was the event loop blocked?"
+        return super().render(source, source_format, targets)
+
+
+async def test_rendering_does_not_block_the_event_loop(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    container = container_of(app)
+    gated = GatedEngine(container.renditions.engine)
+    container.renditions.engine = gated  # type: ignore[assignment]
+    created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes())).json()
+    render = asyncio.create_task(client.get(f"/{created['id']}h.png"))
+    assert await anyio.to_thread.run_sync(gated.started.wait, 10)
+    health = await client.get("/healthz")  # the loop answers while a render is in progress
+    assert health.status_code == 200
+    assert not render.done()
+    gated.gate.set()
+    assert (await render).status_code == 200

@@ -42,6 +42,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    env_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -56,6 +57,7 @@ class Server:
             "PIXSTASH_STORAGE_URL": f"file://{self.root}/blobs",
             "PIXSTASH_TMP_DIR": str(self.root / "tmp"),
             "PIXSTASH_LOG_LEVEL": "warning",
+            **self.env_overrides,
         }
 
     def start(self, *args: str) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from PIL import Image
 
 from tests import imagegen
-from tests.e2e.conftest import Server, wait_until
+from tests.e2e.conftest import PIXSTASH, Server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +147,43 @@ def test_kill_9_mid_processing_loses_nothing(server: Server) -> None:
     assert _pending_jobs(server) == 0
     staging = server.root / "blobs" / ".staging"
     assert not staging.exists() or list(staging.iterdir()) == []
+
+
+def test_separate_worker_process_runs_the_jobs(server: Server) -> None:
+    server.start("--workers", "0")  # the server itself runs no jobs
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ids = [str(upload(client, imagegen.jpeg_bytes(600, 400, seed=i))["id"]) for i in range(3)]
+        assert client.get(f"/api/v1/images/{ids[0]}").json()["status"] == "pending"
+        worker = subprocess.Popen(
+            [str(PIXSTASH), "worker", "--concurrency", "2"],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(client, ids)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            assert worker.wait(timeout=15) == 0
+
+
+def test_oversized_body_is_refused_before_it_is_read(server: Server) -> None:
+    server.env_overrides["PIXSTASH_MAX_UPLOAD_BYTES"] = "1000000"
+    server.start()
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(2000):  # 128 MB if it were all sent
+            sent += 65536
+            yield b"\xff\xd8\xff" + b"\0" * 65533
+
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        response = client.post("/api/v1/images", content=body())
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "file-too-large"
+        assert sent < 64 * 1024 * 1024
+        assert client.get("/healthz").status_code == 200
+    tmp = server.root / "tmp"
+    assert not tmp.exists() or list(tmp.iterdir()) == []

@@ -34,6 +34,17 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _check_backends(settings: Settings) -> None:
+    """Fail fast, with the list of valid schemes, on a backend URL we do not know."""
+    from pixstash.wiring import build_container
+
+    try:
+        asyncio.run(build_container(settings).close())
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -65,9 +76,7 @@ def serve(
             os.environ[name] = str(value)
     settings = _settings()
     _configure_logging(settings.log_level)
-    from pixstash.wiring import build_container  # validates every backend URL up front
-
-    asyncio.run(build_container(settings).close())
+    _check_backends(settings)
     if settings.migrate_on_start:
         from pixstash.db.migrate import upgrade
 
@@ -111,6 +120,7 @@ def worker(
 ) -> None:
     """Run background jobs in this process, without serving HTTP."""
     settings = _settings()
+    _check_backends(settings)
     _configure_logging(settings.log_level)
     asyncio.run(_run_worker(settings, concurrency or settings.job_workers or 1))
 

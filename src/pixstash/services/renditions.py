@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 
 from pixstash.cache.base import SingleFlight
@@ -31,12 +32,14 @@ class RenditionService:
         engine: ImageEngine,
         locks: SingleFlight,
         staging: StagingArea,
+        cpu: anyio.CapacityLimiter,
     ) -> None:
         self.meta = meta
         self.store = store
         self.engine = engine
         self.locks = locks
         self.staging = staging
+        self.cpu = cpu  # bounds CPU-bound work in threads, off the event loop
 
     async def process_blob(self, payload: dict[str, str]) -> None:
         """Job handler: make every eager variant of a blob, then mark its images ready."""
@@ -78,7 +81,7 @@ class RenditionService:
     ) -> list[Variant]:
         async with self._source_file(blob) as source:
             rendered: list[Rendered] = await anyio.to_thread.run_sync(
-                self.engine.render, source, blob.format, targets
+                self.engine.render, source, blob.format, targets, limiter=self.cpu
             )
         made: list[Variant] = []
         for (spec, output), result in zip(targets, rendered, strict=True):

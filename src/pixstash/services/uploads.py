@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio
 import anyio.to_thread
 
 from pixstash.db.base import MetadataStore, NewJob
@@ -47,18 +48,20 @@ class UploadService:
         engine: ImageEngine,
         *,
         max_pixels: int,
+        cpu: anyio.CapacityLimiter,
     ) -> None:
         self.meta = meta
         self.store = store
         self.queue = queue
         self.engine = engine
         self.max_pixels = max_pixels
+        self.cpu = cpu
 
     async def validate(self, staged: StagedFile) -> Probe:
         if staged.size == 0:
             raise EmptyUpload()
         return await anyio.to_thread.run_sync(
-            lambda: self.engine.probe(staged.path, max_pixels=self.max_pixels)
+            lambda: self.engine.probe(staged.path, max_pixels=self.max_pixels), limiter=self.cpu
         )
 
     async def ingest(self, files: Sequence[StagedFile], meta: UploadMeta) -> list[Uploaded]:
