@@ -1,0 +1,330 @@
+"""The web UI in headless Chromium against a real ``pixstash serve`` process.
+
+Upload two images with the file picker and one by pasting, watch the progress bars, follow a
+share link, check the unfurl tags, embed codes and Copy button, then delete through the
+confirmation page. Every page must run without console errors or CSP violations.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STARTUP_SECONDS = 30.0
+UPLOAD_TIMEOUT_MS = 20_000
+
+# Runs before any page script; CSP violations also reach the console as errors.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+PASTE_FILE = """
+([b64, name]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type: "image/png" }));
+  const event = new ClipboardEvent("paste", {
+    clipboardData: data, bubbles: true, cancelable: true,
+  });
+  document.body.dispatchEvent(event);
+  return event.defaultPrevented;
+}
+"""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: the browser tests must run in CI)")
+    pytest.skip(f"BROWSER TESTS NOT RUN: {reason}")
+
+
+# --- test images ---
+
+
+def jpeg_bytes(width: int = 1200, height: int = 800) -> bytes:
+    img = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    r, g, _b = img.split()
+    img = Image.merge("RGB", (r, g.transpose(Image.Transpose.ROTATE_180), r))
+    img.paste(Image.new("RGB", (width // 4, height // 4), (230, 60, 60)), (40, 40))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def png_bytes(
+    width: int = 320, height: int = 240, colour: tuple[int, ...] = (0, 140, 255)
+) -> bytes:
+    img = Image.new("RGBA", (width, height), (*colour, 90))
+    img.paste(Image.new("RGBA", (width // 2, height // 2), (255, 200, 0, 255)), (20, 20))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+# --- the real server ---
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"pixstash serve exited with {proc.returncode}:\n{log_tail(log)}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"pixstash serve not ready in {STARTUP_SECONDS}s:\n{log_tail(log)}")
+        time.sleep(0.1)  # polling interval, not synchronisation
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        unavailable(f"{CHROMIUM} is missing; install Debian's chromium package")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXSTASH_")}
+    env.update(
+        PIXSTASH_DATABASE_URL=f"sqlite:///{root}/p.db",
+        PIXSTASH_STORAGE_URL=f"file://{root}/blobs",
+        PIXSTASH_TMP_DIR=str(root / "tmp"),
+        PIXSTASH_ENVIRONMENT="test",
+    )
+    log = root / "server.log"
+    command = [str(Path(sys.executable).parent / "pixstash"), "serve"]
+    command += ["--port", str(port), "--workers", "1"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, proc, log)
+        yield base
+    finally:
+        stop(proc)
+
+
+# --- pages that report their problems ---
+
+
+@dataclass
+class Problems:
+    """Console errors, uncaught exceptions and CSP violations seen by a page."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.seen.append(f"console.{message.type}: {message.text}")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.seen.append(f"uncaught: {error}")
+
+    def assert_none(self, allowed: tuple[str, ...] = ()) -> None:
+        left = [m for m in self.seen if not any(a in m for a in allowed)]
+        assert left == [], "the page reported problems:\n" + "\n".join(left)
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[tuple[Page, Problems]]:
+    context = browser.new_context(
+        base_url=server,
+        viewport={"width": 1280, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    context.add_init_script(REPORT_CSP)
+    problems = Problems()
+    tab = context.new_page()
+    tab.on("console", problems.on_console)
+    tab.on("pageerror", problems.on_page_error)
+    try:
+        yield tab, problems
+    finally:
+        context.close()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_upload_share_copy_and_delete(
+    page: tuple[Page, Problems], server: str, tmp_path: Path
+) -> None:
+    tab, problems = page
+    jpeg = write(tmp_path / "photo.jpg", jpeg_bytes())
+    png = write(tmp_path / "diagram.png", png_bytes())
+
+    tab.goto("/")
+    expect(tab.locator("html")).to_have_class(re.compile(r"\bjs\b"))  # the module ran
+    max_mb = tab.locator("#upload-form").get_attribute("data-max-upload-mb")
+    assert max_mb is not None
+    assert float(max_mb) > 0
+    tab.fill("#title", "Browser test")
+    tab.set_input_files("#file-input", [jpeg, png])
+
+    items = tab.locator("#uploads .upload-item")
+    share_links = tab.locator("#uploads a.share-link")
+    expect(share_links).to_have_count(2, timeout=UPLOAD_TIMEOUT_MS)
+    expect(tab.locator("#uploads .upload-item.is-done")).to_have_count(2)
+    bars = tab.eval_on_selector_all("#uploads progress", "els => els.map(e => [e.value, e.max])")
+    assert len(bars) == 2
+    assert all(value == maximum and maximum > 0 for value, maximum in bars), bars
+    previews = tab.eval_on_selector_all(".upload-preview", "els => els.map(e => e.src)")
+    assert all(src.startswith("blob:") for src in previews), previews
+
+    photo = items.filter(has_text="photo.jpg")
+    page_url = photo.locator("a.share-link").get_attribute("href")
+    assert page_url is not None
+    assert re.fullmatch(rf"{re.escape(server)}/[0-9A-Za-z]{{7}}", page_url), page_url
+    image_id = page_url.rsplit("/", 1)[1]
+    assert photo.locator("input[id$='-page']").input_value() == page_url
+    assert photo.locator("input[id$='-direct']").input_value() == f"{page_url}.jpg"
+    delete_url = photo.locator("input[id$='-delete']").input_value()
+    assert delete_url.startswith(f"{page_url}/delete/")
+    expect(photo.locator(".delete-note")).to_contain_text("shown only once")
+    tab.screenshot(path=tmp_path / "upload-page.png", full_page=True)
+    problems.assert_none()
+
+    # The share page: the image loads, unfurl tags point at the large variant.
+    tab.goto(page_url)
+    tab.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
+    img = tab.locator("#image")
+    assert img.evaluate("i => i.naturalWidth") > 0
+    assert img.get_attribute("alt") == "Browser test"
+    assert (img.get_attribute("width"), img.get_attribute("height")) == ("1200", "800")
+    large_url = f"{server}/{image_id}l.jpg"
+    assert img.get_attribute("src") == large_url
+    assert img.evaluate("i => i.currentSrc") in (large_url, f"{page_url}.jpg")
+    og_image = tab.locator('meta[property="og:image"]').get_attribute("content")
+    assert og_image == large_url
+    assert tab.locator('meta[property="og:image:width"]').get_attribute("content") == "640"
+    assert tab.locator('meta[name="twitter:card"]').get_attribute("content") == (
+        "summary_large_image"
+    )
+    oembed = tab.locator('link[rel="alternate"][type="application/json+oembed"]')
+    assert page_url in (oembed.get_attribute("href") or "")
+    expect(tab.locator("h1")).to_have_text("Browser test")
+    expect(tab.locator(".facts")).to_contain_text("1200 \u00d7 800")
+
+    markdown = tab.locator("#embed-markdown").input_value()
+    assert markdown == f"[![Browser test]({large_url})]({page_url})"
+    assert tab.locator("#embed-bbcode").input_value() == (
+        f"[url={page_url}][img]{large_url}[/img][/url]"
+    )
+    assert tab.locator("#embed-html").input_value() == (
+        f'<a href="{page_url}"><img src="{large_url}" alt="Browser test"></a>'
+    )
+    copy = tab.locator('button[data-copy-target="link-page"]')
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert tab.evaluate("navigator.clipboard.readText()") == page_url
+    tab.screenshot(path=tmp_path / "share-page.png", full_page=True)
+    tab.set_viewport_size({"width": 390, "height": 844})
+    tab.screenshot(path=tmp_path / "share-page-mobile.png", full_page=True)
+    problems.assert_none()
+
+    # The delete link from the upload asks first, then deletes.
+    tab.goto(delete_url)
+    expect(tab.locator("h1")).to_have_text("Delete this image?")
+    tab.click("#confirm-delete")
+    expect(tab.locator("h1")).to_have_text("Image deleted")
+    problems.assert_none()
+    gone = tab.request.get(page_url, headers={"accept": "text/html"})
+    assert gone.status == 404
+    assert "couldn't find" in gone.text()
+
+
+def test_paste_and_refused_file(page: tuple[Page, Problems], tmp_path: Path) -> None:
+    tab, problems = page
+    tab.goto("/")
+    expect(tab.locator("html")).to_have_class(re.compile(r"\bjs\b"))
+
+    pasted = base64.b64encode(png_bytes(200, 150, (120, 200, 80))).decode()
+    assert tab.evaluate(PASTE_FILE, [pasted, "pasted.png"]) is True
+    expect(tab.locator("#uploads a.share-link")).to_have_count(1, timeout=UPLOAD_TIMEOUT_MS)
+
+    fake = {"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text"}
+    tab.set_input_files("#file-input", files=[fake])
+    refused = tab.locator("#uploads .upload-item.is-error")
+    expect(refused).to_have_count(1, timeout=UPLOAD_TIMEOUT_MS)
+    # The API's own error.message, not a generic failure.
+    expect(refused.locator(".upload-status")).to_contain_text("not an accepted image type")
+    expect(tab.locator("#upload-live")).to_contain_text("notes.png")
+    # Chromium logs the refused XHR's 415 status to the console; nothing else is allowed.
+    problems.assert_none(allowed=("status of 415",))
+    tab.screenshot(path=tmp_path / "upload-paste-refused.png", full_page=True)
