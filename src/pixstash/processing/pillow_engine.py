@@ -1,0 +1,109 @@
+"""``ImageEngine`` on Pillow: validate uploads, render variants from one decode."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from pixstash.domain.formats import OutputFormat, SourceFormat
+from pixstash.domain.model import Probe, Rendered
+from pixstash.domain.variants import VariantSpec
+from pixstash.errors import PixstashError
+from pixstash.processing.decode import Decoded, decode
+from pixstash.processing.encode import EncodeOptions, encode
+from pixstash.processing.guard import quiet_pillow
+from pixstash.processing.probe import probe_image
+from pixstash.processing.resize import Frames, Renditions
+
+LOSSLESS_SOURCES = frozenset(
+    {SourceFormat.PNG, SourceFormat.GIF, SourceFormat.BMP, SourceFormat.TIFF}
+)
+_PALETTE_OUTPUTS = frozenset({OutputFormat.PNG, OutputFormat.GIF})
+
+Target = tuple[VariantSpec, OutputFormat]
+
+
+class PillowEngine:
+    """Synchronous and CPU-bound: run it in a worker thread, never on the event loop."""
+
+    def probe(self, path: Path, *, max_pixels: int) -> Probe:
+        return probe_image(path, max_pixels)
+
+    def render(
+        self,
+        source: Path,
+        source_format: SourceFormat,
+        targets: Sequence[Target],
+    ) -> list[Rendered]:
+        if not targets:
+            return []
+        animated = any(fmt.supports_animation for _, fmt in targets)
+        decoded = decode(source, source_format, [spec for spec, _ in targets], all_frames=animated)
+        renditions = Renditions(decoded.frames, decoded.width, decoded.height)
+        rendered: dict[int, Rendered] = {}
+        # Same frames, format and options: encode once ("large" of a small image is "full").
+        # Each entry holds its frames, so their ids cannot be reused by other images.
+        encoded: dict[tuple[object, ...], tuple[Frames, Rendered]] = {}
+        # Largest first, so smaller targets can be made from larger renditions.
+        for index in sorted(range(len(targets)), key=lambda i: -_area(targets[i], decoded)):
+            spec, fmt = targets[index]
+            full = _is_full_size(spec, decoded)
+            frames = _frames_for(decoded, renditions, spec, fmt, full)
+            options = _options(decoded, source_format, full, len(frames))
+            key = (fmt, options, *map(id, frames))
+            if key not in encoded:
+                encoded[key] = frames, _encode(frames, fmt, options)
+            rendered[index] = encoded[key][1]
+        return [rendered[index] for index in range(len(targets))]
+
+
+def _area(target: Target, decoded: Decoded) -> int:
+    width, height = target[0].target_size(decoded.width, decoded.height)
+    return width * height
+
+
+def _is_full_size(spec: VariantSpec, decoded: Decoded) -> bool:
+    """The full variant, or one whose box does not make the image any smaller."""
+    size = spec.target_size(decoded.width, decoded.height)
+    return spec.is_full or size == (decoded.width, decoded.height)
+
+
+def _frames_for(
+    decoded: Decoded, renditions: Renditions, spec: VariantSpec, fmt: OutputFormat, full: bool
+) -> Frames:
+    animated = fmt.supports_animation and len(decoded.frames) > 1
+    if full and decoded.palette is not None and fmt in _PALETTE_OUTPUTS:
+        return [decoded.palette]
+    return renditions.get(spec, len(decoded.frames) if animated else 1)
+
+
+def _options(
+    decoded: Decoded, source_format: SourceFormat, full: bool, frame_count: int
+) -> EncodeOptions:
+    return EncodeOptions(
+        full=full,
+        lossless_source=source_format in LOSSLESS_SOURCES,
+        jpeg_tables=decoded.jpeg_tables,
+        durations=tuple(decoded.durations[:frame_count]),
+        loop=decoded.loop,
+    )
+
+
+def _encode(frames: Frames, fmt: OutputFormat, options: EncodeOptions) -> Rendered:
+    try:
+        with quiet_pillow():
+            data = encode(frames, fmt, options)
+            count = _frames_written(data) if len(frames) > 1 else 1
+    except (OSError, ValueError) as exc:
+        raise PixstashError(f"Could not encode a {fmt.value} variant.") from exc
+    width, height = frames[0].size
+    return Rendered(data, width, height, count)
+
+
+def _frames_written(data: bytes) -> int:
+    """Frames in an encoded animation (GIF merges identical neighbours, summing time)."""
+    with Image.open(io.BytesIO(data)) as written:
+        return int(getattr(written, "n_frames", 1))

@@ -1,0 +1,69 @@
+"""Identify an upload by its magic bytes, check its pixel budget, prove it decodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import ImageFile
+
+from pixstash.domain.formats import SourceFormat, sniff
+from pixstash.domain.model import Probe
+from pixstash.errors import ImageCorrupt, ImageTooLarge, UnsupportedMediaType
+from pixstash.processing.guard import decoding, open_image
+from pixstash.processing.orientation import read_orientation, swaps_axes
+
+SNIFF_BYTES = 64
+
+# Formats whose extra frames are animation. A multi-page TIFF or an MPO (a JPEG with
+# an embedded second picture) is shown, and therefore counted, as its first image.
+ANIMATABLE = frozenset({SourceFormat.GIF, SourceFormat.PNG, SourceFormat.WEBP, SourceFormat.AVIF})
+
+
+def frame_count(image: ImageFile.ImageFile, fmt: SourceFormat) -> int:
+    """Frames as declared by the container: headers only, no pixel is decoded."""
+    if fmt not in ANIMATABLE:
+        return 1
+    return max(1, int(getattr(image, "n_frames", 1)))
+
+
+def check_budget(width: int, height: int, frames: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageCorrupt(f"The image is {width}x{height}: it has no pixels.")
+    pixels = width * height * frames
+    if pixels > max_pixels:
+        raise ImageTooLarge(
+            f"The image has {pixels:,} pixels ({width}x{height}, {frames} frame(s)); "
+            f"the limit is {max_pixels:,}. Downscale it and upload again."
+        )
+
+
+def validate_pixels(image: ImageFile.ImageFile, fmt: SourceFormat, frames: int) -> int:
+    """Decode every frame (JPEG at 1/8 scale) and return the EXIF orientation.
+
+    A reduced JPEG decode still reads all entropy-coded data, so truncation shows.
+    """
+    if fmt is SourceFormat.JPEG:
+        width, height = image.size
+        image.draft(None, (max(1, width // 8), max(1, height // 8)))
+    image.load()
+    orientation = read_orientation(image)  # a PNG eXIf may follow the pixel data
+    for index in range(1, frames):
+        image.seek(index)
+        image.load()
+    return orientation
+
+
+def probe_image(path: Path, max_pixels: int) -> Probe:
+    with path.open("rb") as fp:
+        fmt = sniff(fp.read(SNIFF_BYTES))
+        if fmt is None:
+            raise UnsupportedMediaType()
+        fp.seek(0)
+        with decoding(), open_image(fp, fmt) as image:
+            width, height = image.size
+            frames = frame_count(image, fmt)
+            check_budget(width, height, frames, max_pixels)
+            orientation = validate_pixels(image, fmt, frames)
+    if swaps_axes(orientation):
+        width, height = height, width
+    return Probe(fmt, width, height, frames)
