@@ -21,7 +21,7 @@ from pixstash.db.engine import Database
 from pixstash.db.repository import SqlMetadataStore
 from pixstash.errors import ConfigurationError
 from pixstash.jobs import base as jobs_base
-from pixstash.jobs.base import PROCESS_BLOB, JobQueue
+from pixstash.jobs.base import PROCESS_BLOB, PURGE_BLOB, JobQueue
 from pixstash.jobs.worker import JobRunner
 from pixstash.processing.base import ImageEngine
 from pixstash.processing.pillow_engine import PillowEngine
@@ -80,7 +80,7 @@ class Container:
     def make_runner(self, concurrency: int) -> JobRunner:
         return JobRunner(
             self.queue,
-            {PROCESS_BLOB: self.renditions.process_blob},
+            {PROCESS_BLOB: self.renditions.process_blob, PURGE_BLOB: self.images.purge_job},
             concurrency=concurrency,
             poll_seconds=self.settings.job_poll_seconds,
             heartbeat_seconds=self.settings.job_lease_seconds / 3,
@@ -129,7 +129,9 @@ def build_container(settings: Settings) -> Container:
         locks=locks,
         engine=engine,
         staging=staging,
-        uploads=UploadService(meta, store, queue, engine, max_pixels=settings.max_pixels, cpu=cpu),
+        uploads=UploadService(
+            meta, store, queue, engine, images, max_pixels=settings.max_pixels, cpu=cpu
+        ),
         renditions=renditions,
         media=media,
         images=images,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -43,12 +44,21 @@ async def test_missing_key_raises_blob_missing(store: BlobStore) -> None:
         await store.get_bytes("original/no/pe/nope.png")
 
 
-async def test_put_file_consumes_the_source(store: BlobStore, tmp_path: Path) -> None:
+async def test_put_file_stores_a_copy_and_leaves_the_source(
+    store: BlobStore, tmp_path: Path
+) -> None:
     source = tmp_path / "upload.bin"
     source.write_bytes(b"x" * 1000)
     await store.put_file("original/aa/bb/aabb.jpg", source)
-    assert not source.exists()
+    assert source.read_bytes() == b"x" * 1000
+    source.unlink()
     assert await store.get_bytes("original/aa/bb/aabb.jpg") == b"x" * 1000
+
+
+async def test_sweep_incomplete_keeps_fresh_leftovers(store: BlobStore) -> None:
+    await store.put_bytes("thumb/x.jpg", b"1")
+    assert await store.sweep_incomplete(3600) == 0
+    assert await store.get_bytes("thumb/x.jpg") == b"1"
 
 
 async def test_overwrite_replaces_whole_object(store: BlobStore) -> None:
@@ -82,7 +92,14 @@ async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
     for i in range(5):
         await store.put_bytes(f"thumb/{i}.jpg", b"data")
+    source = tmp_path / "src.bin"
+    source.write_bytes(b"abc")
+    await store.put_file("original/x.jpg", source)
     staging = tmp_path / "blobs" / ".staging"
     assert list(staging.iterdir()) == []
+    leftover = staging / "put-crashed"
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (1, 1))
+    assert await store.sweep_incomplete(3600) == 1
     assert [o.key async for o in store.iter_objects()] != []
     assert all(not o.key.startswith(".") for o in [o async for o in store.iter_objects()])

@@ -119,3 +119,31 @@ async def test_notify_wakes_a_waiter(queue: JobQueue) -> None:
     started = time.monotonic()
     await queue.wait(10)
     assert time.monotonic() - started < 5
+
+
+async def test_a_job_whose_worker_keeps_dying_is_dead_lettered(db: Database) -> None:
+    await add_job(db)
+    for attempt in (1, 2, 3):  # each worker "dies": its lease simply runs out
+        crashed = DbJobQueue(db, lease_seconds=30, max_attempts=3, identity=f"h:{attempt}:1")
+        job = await crashed.claim()
+        assert job is not None
+        assert job.attempts == attempt
+        async with db.write() as session:
+            row = (await session.scalars(select(JobRow))).one()
+            row.lease_until = time.time() - 1
+    survivor = DbJobQueue(db, max_attempts=3)
+    assert await survivor.claim() is None
+    assert await survivor.stats() == {"pending": 0, "dead": 1}
+
+
+async def test_a_worker_whose_lease_was_taken_cannot_reset_the_job(db: Database) -> None:
+    slow = DbJobQueue(db, lease_seconds=30, identity="slow:1:1")
+    fast = DbJobQueue(db, lease_seconds=30, identity="fast:1:1")
+    await add_job(db)
+    stale = await slow.claim()
+    assert stale is not None
+    async with db.write() as session:
+        (await session.scalars(select(JobRow))).one().lease_until = time.time() - 1
+    assert await fast.claim() is not None
+    await slow.fail(stale, "late failure")  # must not release fast's lease
+    assert await DbJobQueue(db).claim() is None

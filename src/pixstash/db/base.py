@@ -29,10 +29,10 @@ class DeletedImage:
 
 class MetadataStore(Protocol):
     async def create_image(
-        self, image: Image, blob: Blob, jobs_if_pending: Sequence[NewJob]
+        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
         """In one transaction: reference (or create) ``blob``, insert ``image`` and, when
-        the blob's variants are not ready yet, the ``jobs_if_pending`` (outbox).
+        the blob is new, the ``jobs_if_new`` that process it (outbox).
 
         Raises ``Conflict`` if the blob is being deleted right now (retry later) and
         retries internally on public-id collisions.
@@ -41,23 +41,37 @@ class MetadataStore(Protocol):
 
     async def get_image(self, public_id: str) -> Image | None: ...
 
-    async def delete_image(self, public_id: str) -> DeletedImage | None:
-        """Remove the image; at refcount 0 the blob is marked ``deleting``."""
+    async def delete_image(
+        self, public_id: str, *, purge_job: str | None = None
+    ) -> DeletedImage | None:
+        """Remove the image; at refcount 0 the blob is marked ``deleting`` and, if
+        ``purge_job`` names a job kind, a job ``{"hash": ...}`` that purges it is
+        committed with it."""
         ...
 
     async def get_blob(self, content_hash: str) -> Blob | None:
-        """An active blob (``deleting`` ones are not returned)."""
+        """An active blob (one being deleted is not returned)."""
         ...
 
-    async def blob_objects(self, content_hash: str) -> list[str]:
-        """Storage keys of a blob: its original and every variant."""
+    async def claim_purge(self, content_hash: str, *, stale_after: float) -> list[str] | None:
+        """Claim a blob marked for deletion and return the storage keys to remove (its
+        original and every variant). None if it is not to be purged, or another purger
+        holds it (a claim older than ``stale_after`` seconds is taken over)."""
+        ...
+
+    async def release_purge(self, content_hash: str) -> None:
+        """Give a claim back (the purge failed; it will be retried)."""
         ...
 
     async def forget_blob(self, content_hash: str) -> None:
-        """Drop a ``deleting`` blob row and its variant rows, once its objects are gone."""
+        """Drop a claimed blob's row and variant rows, once its objects are gone."""
         ...
 
-    async def deleting_blobs(self) -> list[str]: ...
+    async def blobs_to_purge(self) -> list[str]: ...
+
+    async def key_in_use(self, key: str) -> bool:
+        """Does any row (of a blob in any state) point at this storage key?"""
+        ...
 
     async def get_variant(self, content_hash: str, name: str, fmt: str) -> Variant | None: ...
 

@@ -57,8 +57,10 @@ class BlobRow(Base):
     height: Mapped[int] = mapped_column(Integer)
     frames: Mapped[int] = mapped_column(Integer)
     refcount: Mapped[int] = mapped_column(Integer)
-    # active | deleting (refcount reached 0; objects being removed, row goes last)
+    # active -> deleting (refcount reached 0) -> purging (a purger claimed it; objects
+    # are being removed) -> row removed. Uploads of identical content wait (409) meanwhile.
     state: Mapped[str] = mapped_column(String(10), default="active")
+    state_changed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     # pending | ready | failed: are the eager variants made?
     status: Mapped[str] = mapped_column(String(10), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pixstash.db.base import CreatedImage, DeletedImage, NewJob
 from pixstash.db.engine import Database
@@ -73,22 +74,30 @@ def _to_variant(row: VariantRow) -> Variant:
     )
 
 
+def _add_jobs(session: AsyncSession, jobs: Sequence[NewJob]) -> None:
+    now = time.time()
+    for job in jobs:
+        session.add(
+            JobRow(kind=job.kind, payload=json.dumps(job.payload, sort_keys=True), run_after=now)
+        )
+
+
 class SqlMetadataStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def create_image(
-        self, image: Image, blob: Blob, jobs_if_pending: Sequence[NewJob]
+        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
         for _ in range(_ID_ATTEMPTS):
             try:
-                return await self._create_image_once(image, blob, jobs_if_pending)
+                return await self._create_image_once(image, blob, jobs_if_new)
             except IntegrityError:
                 image = replace(image, id=new_public_id())
         raise Conflict("Could not allocate an image id; retry the upload.")
 
     async def _create_image_once(
-        self, image: Image, blob: Blob, jobs_if_pending: Sequence[NewJob]
+        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
         async with self.db.write() as session:
             row = await session.get(BlobRow, blob.hash, with_for_update=True)
@@ -106,7 +115,7 @@ class SqlMetadataStore:
                     status=ImageStatus.PENDING.value,
                 )
                 session.add(row)
-            elif row.state == "deleting":
+            elif row.state != "active":
                 raise Conflict("Identical content is being deleted right now; retry in a moment.")
             else:
                 row.refcount += 1
@@ -123,16 +132,8 @@ class SqlMetadataStore:
                     expires_at=image.expires_at,
                 )
             )
-            if row.status != ImageStatus.READY.value:
-                now = time.time()
-                for job in jobs_if_pending:
-                    session.add(
-                        JobRow(
-                            kind=job.kind,
-                            payload=json.dumps(job.payload, sort_keys=True),
-                            run_after=now,
-                        )
-                    )
+            if blob_is_new:
+                _add_jobs(session, jobs_if_new)
             await session.flush()
             created = replace(image, status=ImageStatus(row.status))
         return CreatedImage(created, blob_is_new)
@@ -148,7 +149,9 @@ class SqlMetadataStore:
             ).first()
         return None if found is None else _to_image(found[0], found[1])
 
-    async def delete_image(self, public_id: str) -> DeletedImage | None:
+    async def delete_image(
+        self, public_id: str, *, purge_job: str | None = None
+    ) -> DeletedImage | None:
         async with self.db.write() as session:
             found = (
                 await session.execute(
@@ -167,6 +170,9 @@ class SqlMetadataStore:
             orphaned = blob_row.refcount <= 0
             if orphaned:
                 blob_row.state = "deleting"
+                blob_row.state_changed_at = time.time()
+                if purge_job is not None:
+                    _add_jobs(session, [NewJob(purge_job, {"hash": blob_row.hash})])
         return DeletedImage(image, blob_row.hash if orphaned else None)
 
     async def get_blob(self, content_hash: str) -> Blob | None:
@@ -174,29 +180,53 @@ class SqlMetadataStore:
             row = await session.get(BlobRow, content_hash)
         return None if row is None or row.state != "active" else _to_blob(row)
 
-    async def blob_objects(self, content_hash: str) -> list[str]:
-        async with self.db.read() as session:
-            row = await session.get(BlobRow, content_hash)
-            if row is None:
-                return []
+    async def claim_purge(self, content_hash: str, *, stale_after: float) -> list[str] | None:
+        now = time.time()
+        async with self.db.write() as session:
+            row = await session.get(BlobRow, content_hash, with_for_update=True)
+            if row is None or row.state == "active":
+                return None
+            if row.state == "purging" and (row.state_changed_at or 0) > now - stale_after:
+                return None  # another purger is at work
+            row.state, row.state_changed_at = "purging", now
             keys = (
                 await session.scalars(
                     select(VariantRow.key).where(VariantRow.blob_hash == content_hash)
                 )
             ).all()
-        return [original_key(row.hash, SourceFormat(row.format)), *keys]
+            return [original_key(row.hash, SourceFormat(row.format)), *keys]
+
+    async def release_purge(self, content_hash: str) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(BlobRow)
+                .where(BlobRow.hash == content_hash, BlobRow.state == "purging")
+                .values(state="deleting", state_changed_at=time.time())
+            )
 
     async def forget_blob(self, content_hash: str) -> None:
         async with self.db.write() as session:
+            row = await session.get(BlobRow, content_hash, with_for_update=True)
+            if row is None or row.state != "purging":
+                return
             await session.execute(delete(VariantRow).where(VariantRow.blob_hash == content_hash))
-            await session.execute(
-                delete(BlobRow).where(BlobRow.hash == content_hash, BlobRow.state == "deleting")
-            )
+            await session.delete(row)
 
-    async def deleting_blobs(self) -> list[str]:
+    async def blobs_to_purge(self) -> list[str]:
         async with self.db.read() as session:
-            rows = await session.scalars(select(BlobRow.hash).where(BlobRow.state == "deleting"))
+            rows = await session.scalars(
+                select(BlobRow.hash).where(BlobRow.state.in_(("deleting", "purging")))
+            )
             return list(rows.all())
+
+    async def key_in_use(self, key: str) -> bool:
+        content_hash = key.rsplit("/", 1)[-1].split(".", 1)[0]
+        async with self.db.read() as session:
+            blob = await session.get(BlobRow, content_hash)
+            if blob is not None:
+                return True
+            found = await session.scalar(select(VariantRow.blob_hash).where(VariantRow.key == key))
+            return found is not None
 
     async def get_variant(self, content_hash: str, name: str, fmt: str) -> Variant | None:
         async with self.db.read() as session:

@@ -16,6 +16,7 @@ SCHEMES: dict[str, str] = {
 }
 
 PROCESS_BLOB = "process-blob"
+PURGE_BLOB = "purge-blob"
 
 
 @dataclass(frozen=True, slots=True)

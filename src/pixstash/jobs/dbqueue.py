@@ -73,12 +73,24 @@ class DbJobQueue:
 
     async def claim(self) -> Job | None:
         now = time.time()
+        free = (JobRow.lease_until.is_(None)) | (JobRow.lease_until < now)
+        # A job whose every attempt ended with its worker dying (a poison image that
+        # crashes the process) never reached fail(): dead-letter it here instead.
+        exhausted = (
+            update(JobRow)
+            .where(
+                JobRow.state == "pending",
+                (JobRow.attempts >= JobRow.max_attempts) | (JobRow.attempts >= self.max_attempts),
+                free,
+            )
+            .values(state="dead", last_error="attempts exhausted: the worker died each time")
+        )
         due = (
             select(JobRow.id)
             .where(
                 JobRow.state == "pending",
                 JobRow.run_after <= now,
-                (JobRow.lease_until.is_(None)) | (JobRow.lease_until < now),
+                free,
             )
             .order_by(JobRow.run_after, JobRow.id)
             .limit(1)
@@ -96,6 +108,7 @@ class DbJobQueue:
             .returning(JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts)
         )
         async with self.db.write() as session:
+            await session.execute(exhausted)
             row = (await session.execute(stmt)).first()
         if row is None:
             return None
@@ -121,7 +134,7 @@ class DbJobQueue:
         async with self.db.write() as session:
             await session.execute(
                 update(JobRow)
-                .where(JobRow.id == job.id)
+                .where(JobRow.id == job.id, JobRow.locked_by == self.identity)
                 .values(
                     state="dead" if dead else "pending",
                     run_after=time.time() + delay,

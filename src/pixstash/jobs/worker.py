@@ -65,15 +65,16 @@ class JobRunner:
         while not self._stopping.is_set():
             try:
                 job = await self.queue.claim()
-            except Exception:
-                log.exception("could not claim a job; retrying")
-                await self.queue.wait(self.poll_seconds)
-                continue
-            if job is None:
-                await self.queue.wait(self.poll_seconds)
-                continue
-            await self.run_one(job)
-            self.queue.notify()  # more may be due: let an idle sibling look too
+                if job is None:
+                    await self.queue.wait(self.poll_seconds)
+                    continue
+                await self.run_one(job)
+                self.queue.notify()  # more may be due: let an idle sibling look too
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the queue's backend failed: keep the worker alive
+                log.exception("job queue error; retrying in %.1fs", self.poll_seconds)
+                await asyncio.sleep(self.poll_seconds)
 
     async def run_one(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
@@ -99,4 +100,7 @@ class JobRunner:
     async def _heartbeat(self, job: Job) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            await self.queue.heartbeat(job)
+            try:
+                await self.queue.heartbeat(job)
+            except Exception:  # a missed beat only risks a duplicate run (idempotent)
+                log.warning("could not extend the lease of job %s", job.id, exc_info=True)

@@ -40,6 +40,10 @@ class MediaCache:
         self.ttl = ttl_seconds
         self._items: OrderedDict[str, tuple[Media, float]] = OrderedDict()
         self._by_image: dict[str, set[str]] = {}
+        # image id -> (eviction number, when): a lookup that began before an eviction
+        # must not put the deleted image back. Entries older than the TTL are dropped.
+        self._evictions: dict[str, tuple[int, float]] = {}
+        self._eviction_count = 0
         self.size = 0
         self.hits = 0
         self.misses = 0
@@ -55,10 +59,17 @@ class MediaCache:
         self.hits += 1
         return item[0]
 
-    def put(self, image_id: str, name: str, media: Media) -> None:
+    def generation(self) -> int:
+        """Take before looking an image up; hand to ``put`` with what was found."""
+        return self._eviction_count
+
+    def put(self, image_id: str, name: str, media: Media, since: int) -> None:
         assert media.body is not None
         if len(media.body) > self.max_item_bytes or self.ttl <= 0:
             return
+        evicted = self._evictions.get(image_id)
+        if evicted is not None and evicted[0] > since:
+            return  # deleted while we were fetching it
         self._remove(name)
         self._items[name] = (media, time.monotonic() + self.ttl)
         self._by_image.setdefault(image_id, set()).add(name)
@@ -67,6 +78,12 @@ class MediaCache:
             self._remove(next(iter(self._items)))
 
     def evict_image(self, image_id: str) -> None:
+        now = time.monotonic()
+        self._eviction_count += 1
+        self._evictions[image_id] = (self._eviction_count, now)
+        if len(self._evictions) > 1024:
+            horizon = now - max(self.ttl, 1.0) * 4
+            self._evictions = {k: v for k, v in self._evictions.items() if v[1] > horizon}
         for name in self._by_image.pop(image_id, set()):
             self._remove(name)
 
@@ -102,6 +119,7 @@ class MediaService:
         hit = self.cache.get(name)
         if hit is not None:
             return hit
+        generation = self.cache.generation()
         image = await self.meta.get_image(image_id)
         if (
             image is None
@@ -116,7 +134,7 @@ class MediaService:
         variant = await self.renditions.ensure_variant(blob, spec, output)
         if variant.size <= self.cache.max_item_bytes and self.cache.ttl > 0:
             media = Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
-            self.cache.put(image_id, name, media)
+            self.cache.put(image_id, name, media, generation)
             return media
         path = self.store.local_path(variant.key)
         if path is not None:

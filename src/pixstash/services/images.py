@@ -9,6 +9,7 @@ from pixstash.db.base import MetadataStore
 from pixstash.domain.ids import is_public_id, token_matches
 from pixstash.domain.model import Image
 from pixstash.errors import ImageNotFound, InvalidDeleteToken, PixstashError
+from pixstash.jobs.base import PURGE_BLOB
 from pixstash.services.delivery import MediaService
 from pixstash.storage.base import BlobStore
 
@@ -35,22 +36,39 @@ class ImageService:
 
     async def delete(self, public_id: str, token: str | None) -> None:
         await self.check_delete_token(public_id, token)
-        deleted = await self.meta.delete_image(public_id)
+        await self.remove(public_id)
+
+    async def remove(self, public_id: str) -> None:
+        """Delete an image; its blob goes too when no other image uses it."""
+        deleted = await self.meta.delete_image(public_id, purge_job=PURGE_BLOB)
         self.media.evict(public_id)
         if deleted is None:
             raise ImageNotFound()
         if deleted.orphaned_hash is not None:
-            try:
+            try:  # at once; the purge job committed with the deletion is the safety net
                 await self.purge_blob(deleted.orphaned_hash)
-            except PixstashError as exc:  # `pixstash gc` finishes the job later
+            except PixstashError as exc:
                 log.warning("could not purge blob %s yet: %s", deleted.orphaned_hash, exc)
         log.info("deleted %s", public_id)
 
-    async def purge_blob(self, content_hash: str) -> None:
-        """Remove the objects of a blob marked ``deleting``, then its row (row last)."""
-        for key in await self.meta.blob_objects(content_hash):
-            await self.store.delete(key)
+    async def purge_blob(self, content_hash: str, *, stale_after: float = 300.0) -> bool:
+        """Remove a deleted blob's objects, then its row (row last). Only the purger
+        holding the claim deletes anything; False if there was nothing to claim."""
+        keys = await self.meta.claim_purge(content_hash, stale_after=stale_after)
+        if keys is None:
+            return False
+        try:
+            for key in keys:
+                await self.store.delete(key)
+        except BaseException:
+            await self.meta.release_purge(content_hash)
+            raise
         await self.meta.forget_blob(content_hash)
+        return True
+
+    async def purge_job(self, payload: dict[str, str]) -> None:
+        """Job handler for ``purge-blob``."""
+        await self.purge_blob(payload["hash"])
 
 
 def _expired(image: Image) -> bool:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixstash.errors import FileTooLarge
+from pixstash.errors import FileTooLarge, StorageUnavailable
 
 SNIFF_BYTES = 64
 
@@ -65,7 +65,10 @@ class StagedWriter:
     def __init__(self, area: StagingArea, filename: str | None) -> None:
         self.area = area
         self.filename = _clean_filename(filename)
-        fd, name = tempfile.mkstemp(dir=area.root, prefix="upload-")
+        try:
+            fd, name = tempfile.mkstemp(dir=area.root, prefix="upload-")
+        except OSError as exc:
+            raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
@@ -78,10 +81,18 @@ class StagedWriter:
             limit_mb = self.area.max_bytes / (1024 * 1024)
             raise FileTooLarge(f"The file is larger than {limit_mb:g} MB; upload a smaller file.")
         self._hash.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:  # disk full: a server problem, not the client's
+            self.discard()
+            raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
 
     def finish(self) -> StagedFile:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.discard()
+            raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
         return StagedFile(self.path, self.size, self._hash.hexdigest(), self.filename)
 
     def discard(self) -> None:

@@ -14,9 +14,10 @@ import anyio.to_thread
 from pixstash.db.base import MetadataStore, NewJob
 from pixstash.domain.ids import hash_token, new_delete_token, new_public_id
 from pixstash.domain.model import Blob, Image, ImageStatus, Probe, Visibility, original_key
-from pixstash.errors import EmptyUpload
+from pixstash.errors import EmptyUpload, PixstashError
 from pixstash.jobs.base import PROCESS_BLOB, JobQueue
 from pixstash.processing.base import ImageEngine
+from pixstash.services.images import ImageService
 from pixstash.services.staging import StagedFile
 from pixstash.storage.base import BlobStore
 
@@ -46,6 +47,7 @@ class UploadService:
         store: BlobStore,
         queue: JobQueue,
         engine: ImageEngine,
+        images: ImageService,
         *,
         max_pixels: int,
         cpu: anyio.CapacityLimiter,
@@ -54,6 +56,7 @@ class UploadService:
         self.store = store
         self.queue = queue
         self.engine = engine
+        self.images = images
         self.max_pixels = max_pixels
         self.cpu = cpu
 
@@ -73,10 +76,34 @@ class UploadService:
             if not files:
                 raise EmptyUpload()
             probes = [await self.validate(staged) for staged in files]
-            return [await self._store(s, p, meta) for s, p in zip(files, probes, strict=True)]
+            done: list[Uploaded] = []
+            try:
+                for staged, probe in zip(files, probes, strict=True):
+                    done.append(await self._store(staged, probe, meta))
+            except BaseException:
+                await self._undo(done)
+                raise
+            return done
         finally:
             for staged in files:
                 staged.discard()
+
+    async def _drop_unreferenced(self, key: str) -> None:
+        """The row was not committed: remove the original unless a row uses it (best
+        effort; `pixstash gc` removes what a failure here leaves)."""
+        try:
+            if not await self.meta.key_in_use(key):
+                await self.store.delete(key)
+        except PixstashError as exc:
+            log.warning("could not remove unreferenced %s: %s", key, exc)
+
+    async def _undo(self, done: Sequence[Uploaded]) -> None:
+        """A later file of the same request failed: take back the ones stored before it."""
+        for uploaded in done:
+            try:
+                await self.images.remove(uploaded.image.id)
+            except PixstashError as exc:
+                log.warning("could not take back %s: %s", uploaded.image.id, exc)
 
     async def _store(self, staged: StagedFile, probe: Probe, meta: UploadMeta) -> Uploaded:
         blob = Blob(
@@ -89,8 +116,9 @@ class UploadService:
         )
         # Blob first, row second: a crash in between leaves an orphan blob for `gc`,
         # never a row without its blob. Always (re)writing refreshes the object's age,
-        # so a concurrent `gc` cannot take an identical orphan from under us.
-        await self.store.put_file(original_key(blob.hash, blob.format), staged.path)
+        # so a concurrent `gc` does not take an identical orphan from under us.
+        key = original_key(blob.hash, blob.format)
+        await self.store.put_file(key, staged.path)
         token = new_delete_token()
         image = Image(
             id=new_public_id(),
@@ -107,9 +135,18 @@ class UploadService:
             created_at=datetime.now(UTC),
             delete_token_hash=hash_token(token),
         )
-        created = await self.meta.create_image(
-            image, blob, [NewJob(PROCESS_BLOB, {"hash": blob.hash})]
-        )
+        try:
+            created = await self.meta.create_image(
+                image, blob, [NewJob(PROCESS_BLOB, {"hash": blob.hash})]
+            )
+        except BaseException:
+            await self._drop_unreferenced(key)
+            raise
+        if await self.store.stat(key) is None:
+            # A purge of identical content (claimed before our row existed) or gc removed
+            # the object between our write and our commit: write it again. Nothing can
+            # remove it now that a row points at it.
+            await self.store.put_file(key, staged.path)
         if created.image.status is not ImageStatus.READY:
             self.queue.notify()
         log.info("uploaded %s (%s, %d bytes)", created.image.id, probe.format, staged.size)

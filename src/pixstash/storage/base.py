@@ -31,7 +31,7 @@ class StoredObject:
 
 class BlobStore(Protocol):
     async def put_file(self, key: str, path: Path) -> None:
-        """Store the file at ``path`` under ``key``; ``path`` is consumed (moved or deleted)."""
+        """Store a copy of the file at ``path`` under ``key``; ``path`` stays the caller's."""
         ...
 
     async def put_bytes(self, key: str, data: bytes) -> None: ...
@@ -52,6 +52,10 @@ class BlobStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for ``key`` when the backend is local disk, else None."""
+        ...
+
+    async def sweep_incomplete(self, older_than_seconds: float) -> int:
+        """Remove leftovers of interrupted writes; returns how many."""
         ...
 
     async def check(self) -> None:

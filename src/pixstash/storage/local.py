@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,16 +38,22 @@ class LocalBlobStore:
         await anyio.to_thread.run_sync(self._put_bytes, self._path(key), data)
 
     def _put_file(self, final: Path, source: Path) -> None:
+        """Hard-link the source into staging (no copy on one filesystem), then rename."""
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            with open(source, "rb+") as handle:
-                os.fsync(handle.fileno())
+            self._staging.mkdir(parents=True, exist_ok=True)
+            tmp = self._staging / f"link-{os.getpid()}-{time.monotonic_ns()}"
             try:
-                os.replace(source, final)
-            except OSError:  # another filesystem: copy beside the target, then rename
-                self._put_bytes(final, source.read_bytes())
-                source.unlink(missing_ok=True)
-                return
+                os.link(source, tmp)
+            except OSError:  # another filesystem, or no hard links: copy
+                shutil.copyfile(source, tmp)
+            try:
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             _fsync_dir(final.parent)
         except OSError as exc:
             raise StorageUnavailable(f"Could not write blob: {exc.strerror}") from exc
@@ -139,6 +146,23 @@ class LocalBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    async def sweep_incomplete(self, older_than_seconds: float) -> int:
+        def sweep() -> int:
+            if not self._staging.is_dir():
+                return 0
+            cutoff = time.time() - older_than_seconds
+            removed = 0
+            for entry in self._staging.iterdir():
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        entry.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            return removed
+
+        return await anyio.to_thread.run_sync(sweep)
 
     async def check(self) -> None:
         def probe() -> None:

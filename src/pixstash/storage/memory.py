@@ -23,7 +23,6 @@ class MemoryBlobStore:
     async def put_file(self, key: str, path: Path) -> None:
         data = await anyio.to_thread.run_sync(path.read_bytes)
         await self.put_bytes(key, data)
-        await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         self._objects[validate_key(key)] = (bytes(data), datetime.now(UTC))
@@ -52,6 +51,9 @@ class MemoryBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    async def sweep_incomplete(self, older_than_seconds: float) -> int:
+        return 0  # writes are atomic in memory: nothing is ever left half-done
 
     async def check(self) -> None:
         return None

@@ -39,6 +39,8 @@ def media_response(request: Request, media: Media) -> Response:
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if media.path is not None:
+        if not media.path.is_file():  # deleted since it was resolved
+            raise ImageNotFound()
         return FileResponse(media.path, media_type=media.content_type, headers=headers)
     body = media.body or b""
     status = 200

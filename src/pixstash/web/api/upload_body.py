@@ -45,7 +45,8 @@ class _MultipartCollector:
         self.header_value = bytearray()
         self.disposition = b""
         self.header_bytes = 0
-        self.error: Exception | None = None
+        self.total = 0
+        self.max_total = staging.max_bytes * max_files + MAX_FIELD_BYTES * len(TEXT_FIELDS)
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -94,6 +95,9 @@ class _MultipartCollector:
             self.field_name = name
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self.total += end - start
+        if self.total > self.max_total:
+            raise FileTooLarge("The request body is too large; send fewer or smaller files.")
         if self.writer is not None:
             self.writer.write(data[start:end])
         elif self.field_name in TEXT_FIELDS:

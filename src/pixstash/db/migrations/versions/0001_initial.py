@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("frames", sa.Integer(), nullable=False),
         sa.Column("refcount", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(10), nullable=False),
+        sa.Column("state_changed_at", sa.Float(), nullable=True),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )

@@ -1,0 +1,75 @@
+"""The worker loop keeps going when its queue's backend fails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pixstash.db.engine import Database
+from pixstash.db.migrate import upgrade
+from pixstash.db.models import JobRow
+from pixstash.errors import DatabaseUnavailable
+from pixstash.jobs.base import Job
+from pixstash.jobs.dbqueue import DbJobQueue
+from pixstash.jobs.worker import JobRunner
+
+pytestmark = pytest.mark.anyio
+
+
+class FlakyQueue(DbJobQueue):
+    """Fails the first ``complete`` and every heartbeat, like a database going away."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, lease_seconds=30)
+        self.complete_failures = 1
+        self.heartbeats = 0
+
+    async def complete(self, job: Job) -> None:
+        if self.complete_failures:
+            self.complete_failures -= 1
+            raise DatabaseUnavailable("database went away")
+        await super().complete(job)
+
+    async def heartbeat(self, job: Job) -> None:
+        self.heartbeats += 1
+        raise DatabaseUnavailable("database went away")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path}/w.db"
+    upgrade(url)
+    database = Database(url)
+    yield database
+    await database.close()
+
+
+async def test_worker_survives_backend_errors(db: Database) -> None:
+    async with db.write() as session:
+        for n in range(3):
+            session.add(JobRow(kind="k", payload=json.dumps({"n": str(n)}), run_after=time.time()))
+    queue = FlakyQueue(db)
+    seen: list[str] = []
+    all_done = asyncio.Event()
+
+    async def handler(payload: dict[str, str]) -> None:
+        await asyncio.sleep(0.05)  # long enough for a heartbeat to fire (and fail)
+        seen.append(payload["n"])
+        if len(set(seen)) == 3:
+            all_done.set()
+
+    runner = JobRunner(
+        queue, {"k": handler}, concurrency=1, poll_seconds=0.01, heartbeat_seconds=0.01
+    )
+    await runner.start()
+    try:
+        await asyncio.wait_for(all_done.wait(), 10)
+    finally:
+        await runner.stop()
+    assert sorted(set(seen)) == ["0", "1", "2"]
+    assert queue.heartbeats > 0
