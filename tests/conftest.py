@@ -11,6 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from pixstash.config import Settings
+from pixstash.db.engine import Database
+from pixstash.db.migrate import upgrade
 
 
 @pytest.fixture
@@ -28,6 +30,16 @@ def settings(tmp_path: Path) -> Settings:
         job_workers=0,  # tests run jobs explicitly unless they ask for workers
         job_poll_seconds=0.05,
     )
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite metadata database of its own."""
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    upgrade(url)
+    database = Database(url)
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -7,28 +7,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from pixstash.db.engine import Database
-from pixstash.db.migrate import upgrade
 from pixstash.db.models import JobRow
 from pixstash.jobs.base import JobQueue
 from pixstash.jobs.dbqueue import DbJobQueue, worker_identity
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path}/q.db"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

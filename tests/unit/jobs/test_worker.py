@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from pixstash.db.engine import Database
-from pixstash.db.migrate import upgrade
 from pixstash.db.models import JobRow
 from pixstash.errors import DatabaseUnavailable
 from pixstash.jobs.base import Job
@@ -38,15 +35,6 @@ class FlakyQueue(DbJobQueue):
     async def heartbeat(self, job: Job) -> None:
         self.heartbeats += 1
         raise DatabaseUnavailable("database went away")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path}/w.db"
-    upgrade(url)
-    database = Database(url)
-    yield database
-    await database.close()
 
 
 async def test_worker_survives_backend_errors(db: Database) -> None:
