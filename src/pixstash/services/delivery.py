@@ -8,6 +8,7 @@ at once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -58,6 +59,10 @@ class MediaCache:
         self._items.move_to_end(name)
         self.hits += 1
         return item[0]
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0 and self.max_item_bytes > 0 and self.ttl > 0
 
     def generation(self) -> int:
         """Take before looking an image up; hand to ``put`` with what was found."""
@@ -110,15 +115,37 @@ class MediaService:
         self.store = store
         self.renditions = renditions
         self.cache = cache
+        self._inflight: dict[str, asyncio.Future[Media]] = {}
 
     def cached(self, name: str) -> Media | None:
         return self.cache.get(name)
 
     async def resolve(self, image_id: str, spec: VariantSpec, output: OutputFormat) -> Media:
+        """The media for a URL; concurrent misses for one name share one lookup."""
         name = media_name(image_id, spec, output)
         hit = self.cache.get(name)
         if hit is not None:
             return hit
+        pending = self._inflight.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Media] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume_exception)
+        self._inflight[name] = future
+        try:
+            media = await self._load(image_id, spec, output, name)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(media)
+            return media
+        finally:
+            del self._inflight[name]
+
+    async def _load(
+        self, image_id: str, spec: VariantSpec, output: OutputFormat, name: str
+    ) -> Media:
         generation = self.cache.generation()
         image = await self.meta.get_image(image_id)
         if (
@@ -132,7 +159,7 @@ class MediaService:
             image.blob_hash, image.format, image.size, image.width, image.height, image.frames
         )
         variant = await self.renditions.ensure_variant(blob, spec, output)
-        if variant.size <= self.cache.max_item_bytes and self.cache.ttl > 0:
+        if self.cache.enabled and variant.size <= self.cache.max_item_bytes:
             media = Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
             self.cache.put(image_id, name, media, generation)
             return media
@@ -143,3 +170,9 @@ class MediaService:
 
     def evict(self, image_id: str) -> None:
         self.cache.evict_image(image_id)
+
+
+def _consume_exception(future: asyncio.Future[Media]) -> None:
+    """Mark a failed lookup's exception as seen when no concurrent waiter took it."""
+    if not future.cancelled():
+        future.exception()

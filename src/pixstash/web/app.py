@@ -19,6 +19,7 @@ from pixstash.web import convertors as _convertors  # noqa: F401 (registers them
 from pixstash.web import health
 from pixstash.web.api import images as images_api
 from pixstash.web.errors import install_error_handlers
+from pixstash.web.fastpath import PixstashApp
 from pixstash.web.media import media_endpoint
 from pixstash.web.pages import routes as pages
 from pixstash.wiring import build_container
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await container.close()
 
-    app = FastAPI(
+    app = PixstashApp(
         title="pixstash",
         version=__version__,
         description="Upload, share and deliver images. Errors are "
