@@ -254,3 +254,20 @@ async def test_gps_and_orientation_in_served_full_variant(
     served = Image.open(io.BytesIO(full.content))
     assert served.size == (200, 400)
     assert not served.getexif()
+
+
+async def test_a_jpeg_that_only_fails_to_decode_later_is_marked_failed(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    # Header and end marker are intact (upload validation passes them at header cost);
+    # a broken Huffman table only shows when the scan is decoded, by the job.
+    data = bytearray(imagegen.jpeg_bytes(400, 300))
+    dht = data.find(b"\xff\xc4")
+    data[dht + 5 : dht + 21] = b"\xff" * 16
+    created = await client.post("/api/v1/images", content=bytes(data))
+    assert created.status_code == 201
+    image_id = created.json()["id"]
+    assert await drain_jobs(container_of(app)) == 1
+    info = await client.get(f"/api/v1/images/{image_id}")
+    assert info.json()["status"] == "failed"
+    assert (await client.get(f"/{image_id}t.jpg")).status_code == 404

@@ -7,12 +7,14 @@ second engine with plain deferred transactions so they never wait for writers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from pixstash.errors import ConfigurationError, DatabaseUnavailable
 
 SCHEMES = ("sqlite", "postgresql")
+T = TypeVar("T")
 
 
 def async_url(url: str) -> URL:
@@ -54,8 +57,10 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(url.database)
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _install_sqlite_pragmas(engine: AsyncEngine | Engine, *, immediate: bool) -> None:
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(target, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -65,7 +70,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(target, "begin")
     def on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -80,13 +85,24 @@ class Database:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite:
-            self.write_engine = create_async_engine(self.url, pool_size=4, max_overflow=4)
+            # One writer connection: SQLite serialises writers anyway, and waiting for
+            # the pool is a fair queue, where a busy database makes writers sleep-poll.
+            self.write_engine = create_async_engine(self.url, pool_size=1, max_overflow=0)
             self.read_engine = create_async_engine(self.url, pool_size=8, max_overflow=8)
+            # Hot-path writes run whole in one worker thread on a plain sqlite3
+            # connection: one thread hop instead of one per statement (aiosqlite).
+            self.sync_write_engine: Engine | None = create_engine(
+                sync_url(url), pool_size=1, max_overflow=0
+            )
             _install_sqlite_pragmas(self.write_engine, immediate=True)
             _install_sqlite_pragmas(self.read_engine, immediate=False)
+            _install_sqlite_pragmas(self.sync_write_engine, immediate=True)
         else:
             engine = create_async_engine(self.url, pool_pre_ping=True, pool_size=10)
             self.write_engine = self.read_engine = engine
+            self.sync_write_engine = None
+        # In-process writers queue here (fairly) instead of sleep-polling SQLite's lock.
+        self._write_lock = asyncio.Lock()
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -94,10 +110,27 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on error."""
         try:
-            async with self._write() as session, session.begin():
+            async with self._write_lock, self._write() as session, session.begin():
                 yield session
         except OperationalError as exc:
             raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one write transaction; on SQLite all of it in one worker
+        thread. ``work`` gets a synchronous Connection and must not await."""
+        try:
+            if self.sync_write_engine is None:
+                async with self.write() as session:
+                    return await session.run_sync(lambda sync: work(sync.connection()))
+            async with self._write_lock:
+                return await anyio.to_thread.run_sync(self._run_in_thread, work)
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
+
+    def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
+        assert self.sync_write_engine is not None
+        with self.sync_write_engine.begin() as conn:
+            return work(conn)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -112,6 +145,8 @@ class Database:
             await session.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self.sync_write_engine is not None:
+            await anyio.to_thread.run_sync(self.sync_write_engine.dispose)
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

@@ -6,8 +6,12 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +78,22 @@ def _to_variant(row: VariantRow) -> Variant:
     )
 
 
+def _job_rows(jobs: Sequence[NewJob], created_at: datetime) -> list[dict[str, Any]]:
+    now = time.time()
+    return [
+        {
+            "kind": job.kind,
+            "payload": json.dumps(job.payload, sort_keys=True),
+            "run_after": now,
+            "state": "pending",
+            "attempts": 0,
+            "max_attempts": 5,
+            "created_at": created_at,
+        }
+        for job in jobs
+    ]
+
+
 def _add_jobs(session: AsyncSession, jobs: Sequence[NewJob]) -> None:
     now = time.time()
     for job in jobs:
@@ -82,9 +102,23 @@ def _add_jobs(session: AsyncSession, jobs: Sequence[NewJob]) -> None:
         )
 
 
+_INSERT_IMAGE = insert(ImageRow)
+_INSERT_JOB = insert(JobRow)
+
+
 class SqlMetadataStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # reference the blob, or create it; no row back when it is being deleted
+        self._blob_upsert = (
+            self._insert(BlobRow)
+            .on_conflict_do_update(
+                index_elements=[BlobRow.hash],
+                set_={"refcount": BlobRow.refcount + 1},
+                where=BlobRow.state == "active",
+            )
+            .returning(BlobRow.refcount, BlobRow.status)
+        )
 
     async def create_image(
         self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
@@ -99,44 +133,46 @@ class SqlMetadataStore:
     async def _create_image_once(
         self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
-        async with self.db.write() as session:
-            row = await session.get(BlobRow, blob.hash, with_for_update=True)
-            blob_is_new = row is None
-            if row is None:
-                row = BlobRow(
-                    hash=blob.hash,
-                    format=blob.format.value,
-                    size=blob.size,
-                    width=blob.width,
-                    height=blob.height,
-                    frames=blob.frames,
-                    refcount=1,
-                    state="active",
-                    status=ImageStatus.PENDING.value,
-                )
-                session.add(row)
-            elif row.state != "active":
+        # Core statements built once, not the ORM: this is the upload hot path.
+        blob_values = {
+            "hash": blob.hash,
+            "format": blob.format.value,
+            "size": blob.size,
+            "width": blob.width,
+            "height": blob.height,
+            "frames": blob.frames,
+            "refcount": 1,
+            "state": "active",
+            "status": ImageStatus.PENDING.value,
+            "created_at": image.created_at,
+        }
+        image_values = {
+            "id": image.id,
+            "blob_hash": blob.hash,
+            "owner_id": image.owner_id,
+            "delete_token_hash": image.delete_token_hash,
+            "title": image.title,
+            "description": image.description,
+            "visibility": image.visibility.value,
+            "created_at": image.created_at,
+            "expires_at": image.expires_at,
+        }
+
+        def transaction(conn: Connection) -> CreatedImage:
+            counted = conn.execute(self._blob_upsert, blob_values).first()
+            if counted is None:  # the conflict's WHERE failed: the blob is being deleted
                 raise Conflict("Identical content is being deleted right now; retry in a moment.")
-            else:
-                row.refcount += 1
-            session.add(
-                ImageRow(
-                    id=image.id,
-                    blob_hash=blob.hash,
-                    owner_id=image.owner_id,
-                    delete_token_hash=image.delete_token_hash,
-                    title=image.title,
-                    description=image.description,
-                    visibility=image.visibility.value,
-                    created_at=image.created_at,
-                    expires_at=image.expires_at,
-                )
-            )
-            if blob_is_new:
-                _add_jobs(session, jobs_if_new)
-            await session.flush()
-            created = replace(image, status=ImageStatus(row.status))
-        return CreatedImage(created, blob_is_new)
+            blob_is_new = counted.refcount == 1
+            conn.execute(_INSERT_IMAGE, image_values)
+            if blob_is_new and jobs_if_new:
+                conn.execute(_INSERT_JOB, _job_rows(jobs_if_new, image.created_at))
+            return CreatedImage(replace(image, status=ImageStatus(counted.status)), blob_is_new)
+
+        return await self.db.run_write(transaction)
+
+    def _insert(self, table: type[BlobRow]) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL)."""
+        return sqlite_insert(table) if self.db.is_sqlite else postgresql_insert(table)
 
     async def get_image(self, public_id: str) -> Image | None:
         async with self.db.read() as session:
