@@ -12,10 +12,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+import anyio.to_thread
 
 from pixstash.errors import FileTooLarge, StorageUnavailable
 
 SNIFF_BYTES = 64
+SPILL_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +64,20 @@ class StagingArea:
 
 
 class StagedWriter:
-    """Write chunks as they arrive; ``finish`` or ``discard`` exactly once."""
+    """Write chunks as they arrive; ``finish`` or ``discard`` exactly once.
+
+    Small uploads stay in memory until ``finish``, which writes them to disk in one
+    worker-thread call: creating a file can block for a while on a busy filesystem,
+    and must not stall the event loop once per upload. Bodies past ``SPILL_BYTES``
+    go to disk as they arrive.
+    """
 
     def __init__(self, area: StagingArea, filename: str | None) -> None:
         self.area = area
         self.filename = _clean_filename(filename)
-        try:
-            fd, name = tempfile.mkstemp(dir=area.root, prefix="upload-")
-        except OSError as exc:
-            raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
-        self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self._buffer = bytearray()
+        self._file: IO[bytes] | None = None
+        self.path: Path | None = None
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -81,24 +88,48 @@ class StagedWriter:
             limit_mb = self.area.max_bytes / (1024 * 1024)
             raise FileTooLarge(f"The file is larger than {limit_mb:g} MB; upload a smaller file.")
         self._hash.update(data)
+        if self._file is None and self.size <= SPILL_BYTES:
+            self._buffer += data
+            return
         try:
+            if self._file is None:
+                self._open()
+                assert self._file is not None
+                self._file.write(self._buffer)
+                self._buffer = bytearray()
             self._file.write(data)
         except OSError as exc:  # disk full: a server problem, not the client's
             self.discard()
             raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
 
-    def finish(self) -> StagedFile:
+    def _open(self) -> None:
+        fd, name = tempfile.mkstemp(dir=self.area.root, prefix="upload-")
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+
+    async def finish(self) -> StagedFile:
         try:
-            self._file.close()
+            await anyio.to_thread.run_sync(self._flush)
         except OSError as exc:
             self.discard()
             raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
+        assert self.path is not None
         return StagedFile(self.path, self.size, self._hash.hexdigest(), self.filename)
 
+    def _flush(self) -> None:
+        if self._file is None:
+            self._open()
+            assert self._file is not None
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        self._file.close()
+
     def discard(self) -> None:
-        if not self._file.closed:
+        self._buffer = bytearray()
+        if self._file is not None and not self._file.closed:
             self._file.close()
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def _clean_filename(name: str | None) -> str | None:

@@ -6,15 +6,17 @@ from pathlib import Path
 import pytest
 
 from pixstash.errors import FileTooLarge
-from pixstash.services.staging import StagingArea
+from pixstash.services.staging import SPILL_BYTES, StagingArea
 
 
-def test_staged_file_is_hashed_and_sized(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_staged_file_is_hashed_and_sized(tmp_path: Path) -> None:
     area = StagingArea(tmp_path, max_bytes=100)
     writer = area.open("../../evil\r\nname.jpg")
     writer.write(b"abc")
     writer.write(b"def")
-    staged = writer.finish()
+    assert list(tmp_path.iterdir()) == []  # small bodies stay in memory until finish
+    staged = await writer.finish()
     assert staged.size == 6
     assert staged.sha256 == hashlib.sha256(b"abcdef").hexdigest()
     assert staged.filename == "evilname.jpg"
@@ -29,6 +31,26 @@ def test_limit_is_enforced_while_writing_and_removes_the_file(tmp_path: Path) ->
     writer.write(b"12345")
     with pytest.raises(FileTooLarge):
         writer.write(b"678901")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.anyio
+async def test_large_bodies_spill_to_disk_as_they_arrive(tmp_path: Path) -> None:
+    area = StagingArea(tmp_path, max_bytes=10 * SPILL_BYTES)
+    writer = area.open(None)
+    chunk = b"x" * (SPILL_BYTES // 2)
+    for _ in range(3):
+        writer.write(chunk)
+    assert len(list(tmp_path.iterdir())) == 1  # on disk before the body ended
+    staged = await writer.finish()
+    assert staged.path.stat().st_size == 3 * len(chunk)
+    assert staged.sha256 == hashlib.sha256(chunk * 3).hexdigest()
+    spilled = area.open(None)
+    for _ in range(20):
+        spilled.write(chunk)
+    with pytest.raises(FileTooLarge):
+        spilled.write(chunk)
+    staged.discard()
     assert list(tmp_path.iterdir()) == []
 
 

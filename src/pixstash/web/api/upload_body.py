@@ -45,6 +45,7 @@ class _MultipartCollector:
         self.header_value = bytearray()
         self.disposition = b""
         self.header_bytes = 0
+        self.finished: list[StagedWriter] = []
         self.total = 0
         self.max_total = staging.max_bytes * max_files + MAX_FIELD_BYTES * len(TEXT_FIELDS)
 
@@ -108,14 +109,20 @@ class _MultipartCollector:
 
     def on_part_end(self) -> None:
         if self.writer is not None:
-            self.body.files.append(self.writer.finish())
+            self.finished.append(self.writer)  # finished (written out) by the async side
             self.writer = None
         elif self.field_name in TEXT_FIELDS:
             self.body.fields[self.field_name] = self.field_data.decode("utf-8", "replace")
 
+    async def finish_parts(self) -> None:
+        while self.finished:
+            writer = self.finished.pop(0)
+            self.body.files.append(await writer.finish())
+
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.discard()
+        for writer in (self.writer, *self.finished):
+            if writer is not None:
+                writer.discard()
         self.body.discard()
 
 
@@ -142,7 +149,7 @@ async def read_upload_body(
     except BaseException:
         writer.discard()
         raise
-    staged = writer.finish()
+    staged = await writer.finish()
     if staged.size == 0:
         staged.discard()
         raise EmptyUpload()
@@ -163,7 +170,9 @@ async def _read_multipart(
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
+            await collector.finish_parts()
         parser.finalize()
+        await collector.finish_parts()
     except (FileTooLarge, BadRequest):
         collector.abort()
         raise
