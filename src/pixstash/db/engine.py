@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from pixstash.db.batching import GroupCommitter
 from pixstash.errors import ConfigurationError, DatabaseUnavailable
 
 SCHEMES = ("sqlite", "postgresql")
@@ -103,6 +104,11 @@ class Database:
             self.sync_write_engine = None
         # In-process writers queue here (fairly) instead of sleep-polling SQLite's lock.
         self._write_lock = asyncio.Lock()
+        self._group = (
+            GroupCommitter(self.sync_write_engine, self._write_lock)
+            if self.sync_write_engine is not None
+            else None
+        )
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -116,21 +122,19 @@ class Database:
             raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one write transaction; on SQLite all of it in one worker
-        thread. ``work`` gets a synchronous Connection and must not await."""
+        """Run ``work`` in a write transaction and return its result once committed.
+
+        On SQLite, concurrent calls share one transaction and one COMMIT (group commit,
+        each in its own savepoint), run whole in one worker thread. ``work`` gets a
+        synchronous Connection, must not await, and may run beside other work."""
         try:
             if self.sync_write_engine is None:
                 async with self.write() as session:
                     return await session.run_sync(lambda sync: work(sync.connection()))
-            async with self._write_lock:
-                return await anyio.to_thread.run_sync(self._run_in_thread, work)
+            assert self._group is not None
+            return await self._group.submit(work)
         except OperationalError as exc:
             raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
-
-    def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
-        assert self.sync_write_engine is not None
-        with self.sync_write_engine.begin() as conn:
-            return work(conn)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -14,7 +14,13 @@ _PUBLIC_ID = re.compile(rf"^[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}$")
 
 
 def new_public_id() -> str:
-    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+    """7 base62 characters from one read of the OS's random source (~41.7 bits)."""
+    number = int.from_bytes(secrets.token_bytes(8))
+    chars = []
+    for _ in range(PUBLIC_ID_LENGTH):
+        number, index = divmod(number, len(PUBLIC_ID_ALPHABET))
+        chars.append(PUBLIC_ID_ALPHABET[index])
+    return "".join(chars)
 
 
 def is_public_id(value: str) -> bool:

@@ -85,8 +85,7 @@ class UploadService:
                 raise
             return done
         finally:
-            for staged in files:
-                staged.discard()
+            await anyio.to_thread.run_sync(_discard_all, files)
 
     async def _drop_unreferenced(self, key: str) -> None:
         """The row was not committed: remove the original unless a row uses it (best
@@ -151,6 +150,11 @@ class UploadService:
             self.queue.notify()
         log.info("uploaded %s (%s, %d bytes)", created.image.id, probe.format, staged.size)
         return Uploaded(created.image, token)
+
+
+def _discard_all(files: Sequence[StagedFile]) -> None:
+    for staged in files:
+        staged.discard()
 
 
 def _trim(value: str | None, limit: int) -> str | None:

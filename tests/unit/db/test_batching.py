@@ -1,0 +1,58 @@
+"""Group commit: concurrent writes share one COMMIT, and one failure stays its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from pixstash.db.engine import Database
+from pixstash.db.models import JobRow
+
+pytestmark = pytest.mark.anyio
+
+
+def add_job(kind: str, fail: bool = False):  # type: ignore[no-untyped-def]
+    def work(conn: Connection) -> str:
+        conn.execute(
+            insert(JobRow).values(
+                kind=kind,
+                payload=json.dumps({}),
+                state="pending",
+                attempts=0,
+                max_attempts=5,
+                run_after=time.time(),
+            )
+        )
+        if fail:
+            raise ValueError(f"{kind} failed after writing")
+        return kind
+
+    return work
+
+
+async def test_concurrent_writes_share_a_commit_and_fail_alone(db: Database) -> None:
+    results = await asyncio.gather(
+        db.run_write(add_job("a")),
+        db.run_write(add_job("b", fail=True)),
+        db.run_write(add_job("c")),
+        return_exceptions=True,
+    )
+    assert results[0] == "a"
+    assert isinstance(results[1], ValueError)
+    assert results[2] == "c"
+    assert db._group is not None
+    assert db._group.batches == 1
+    async with db.read() as session:
+        kinds = (await session.scalars(select(JobRow.kind).order_by(JobRow.kind))).all()
+    assert kinds == ["a", "c"]  # b's row went with its savepoint
+
+
+async def test_sequential_writes_each_commit(db: Database) -> None:
+    for n in range(3):
+        assert await db.run_write(add_job(f"k{n}")) == f"k{n}"
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(JobRow)) == 3
