@@ -154,3 +154,20 @@ async def test_rendering_does_not_block_the_event_loop(
     assert not render.done()
     gated.gate.set()
     assert (await render).status_code == 200
+
+
+async def test_a_requester_going_away_does_not_cancel_the_others(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    container = container_of(app)
+    gated = GatedEngine(container.renditions.engine)
+    container.renditions.engine = gated  # type: ignore[assignment]
+    created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes())).json()
+    first = asyncio.create_task(client.get(f"/{created['id']}b.png"))
+    assert await anyio.to_thread.run_sync(gated.started.wait, 10)
+    second = asyncio.create_task(client.get(f"/{created['id']}b.png"))  # joins the lookup
+    await asyncio.sleep(0)
+    first.cancel()
+    gated.gate.set()
+    assert (await second).status_code == 200
+    assert gated.renders == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ from PIL import Image
 
 from pixstash.config import Settings
 from pixstash.domain.ids import is_public_id
+from pixstash.services.uploads import UploadMeta
 from tests import imagegen
 from tests.helpers import container_of, drain_jobs, snapshot
 
@@ -267,7 +270,76 @@ async def test_a_jpeg_that_only_fails_to_decode_later_is_marked_failed(
     created = await client.post("/api/v1/images", content=bytes(data))
     assert created.status_code == 201
     image_id = created.json()["id"]
-    assert await drain_jobs(container_of(app)) == 1
+    assert (await client.get(f"/{image_id}t.jpg")).status_code == 404  # on demand: fails
     info = await client.get(f"/api/v1/images/{image_id}")
-    assert info.json()["status"] == "failed"
-    assert (await client.get(f"/{image_id}t.jpg")).status_code == 404
+    assert info.json()["status"] == "failed"  # remembered: no decode per later request
+    assert await drain_jobs(container_of(app)) == 1
+    assert (await client.get(f"/api/v1/images/{image_id}")).json()["status"] == "failed"
+    assert (await client.get(f"/{image_id}m.webp")).status_code == 404
+
+
+async def test_the_file_limit_holds_when_all_parts_arrive_in_one_chunk(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    tiny = imagegen.encode(Image.new("RGB", (4, 4), "red"), "PNG")
+    files = [("image", (f"{n}.png", tiny, "image/png")) for n in range(25)]
+    encoded = httpx.Request("POST", "http://t/", files=files)
+    body = encoded.read()  # the whole multipart body, sent as one message
+    response = await client.post(
+        "/api/v1/images",
+        content=body,
+        headers={"content-type": encoded.headers["content-type"]},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "too-many-files"
+    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+
+
+async def test_an_upload_cancelled_while_its_commit_is_queued_stays_consistent(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    container = container_of(app)
+    writer = container.staging.open("x.jpg")
+    writer.write(imagegen.jpeg_bytes(64, 64, seed=7))
+    staged = await writer.finish()
+    gate = asyncio.Event()
+    holding = asyncio.Event()
+
+    async def another_writer() -> None:  # e.g. a deletion holding the write lock
+        async with container.db.write():
+            holding.set()
+            await gate.wait()
+
+    group = container.db._group
+    assert group is not None
+    batches_seen_by_cleanup: list[int] = []
+    key_in_use = container.meta.key_in_use
+
+    async def recording_key_in_use(key: str) -> bool:
+        batches_seen_by_cleanup.append(group.batches)
+        return await key_in_use(key)
+
+    container.meta.key_in_use = recording_key_in_use  # type: ignore[method-assign]
+    holder = asyncio.create_task(another_writer())
+    await holding.wait()
+    upload = asyncio.create_task(container.uploads.ingest([staged], UploadMeta()))
+    while not group._draining:  # the upload's row is queued behind the lock
+        await asyncio.sleep(0)
+    upload.cancel()  # the client went away
+    gate.set()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await upload
+    # The clean-up looked at the database only once the queued commit had happened
+    # (before, it saw no row yet and deleted the original the row then pointed at).
+    assert batches_seen_by_cleanup == [1]
+    rows = sqlite3_rows(container.settings.database_url)
+    assert len(rows) == 1
+    for image_id in rows:  # committed anyway: it must be whole
+        assert (await client.get(f"/{image_id}.jpg")).status_code == 200
+
+
+def sqlite3_rows(database_url: str) -> list[str]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM images")]

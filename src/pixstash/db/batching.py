@@ -29,6 +29,7 @@ class GroupCommitter:
         self.max_batch = max_batch
         self._pending: list[tuple[Work, asyncio.Future[Any]]] = []
         self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
         self.batches = 0
 
     async def submit(self, work: Callable[[Connection], T]) -> T:
@@ -36,8 +37,14 @@ class GroupCommitter:
         self._pending.append((work, future))
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The work is queued and may be committed regardless: let the batch settle
+            # so the caller's clean-up sees what really happened, then give up.
+            await asyncio.wait([future])
+            raise
 
     async def _drain(self) -> None:
         try:
@@ -77,6 +84,15 @@ class GroupCommitter:
                 try:
                     with conn.begin_nested():
                         outcomes.append((True, work(conn)))
-                except Exception as exc:  # this work alone is rolled back
+                except Exception as exc:  # this work alone is rolled back...
+                    if not _in_transaction(conn):
+                        # ...unless SQLite rolled back everything (disk full, I/O
+                        # error): then nothing of this batch is stored; fail it whole.
+                        raise
                     outcomes.append((False, exc))
         return outcomes
+
+
+def _in_transaction(conn: Connection) -> bool:
+    dbapi = conn.connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", True))

@@ -115,7 +115,7 @@ class MediaService:
         self.store = store
         self.renditions = renditions
         self.cache = cache
-        self._inflight: dict[str, asyncio.Future[Media]] = {}
+        self._inflight: dict[str, asyncio.Task[Media]] = {}
 
     def cached(self, name: str) -> Media | None:
         return self.cache.get(name)
@@ -126,22 +126,19 @@ class MediaService:
         hit = self.cache.get(name)
         if hit is not None:
             return hit
-        pending = self._inflight.get(name)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Media] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_consume_exception)
-        self._inflight[name] = future
-        try:
-            media = await self._load(image_id, spec, output, name)
-        except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        else:
-            future.set_result(media)
-            return media
-        finally:
+        task = self._inflight.get(name)
+        if task is None:
+            # Its own task: a requester that goes away cancels only its own wait.
+            task = asyncio.get_running_loop().create_task(self._load(image_id, spec, output, name))
+            self._inflight[name] = task
+            task.add_done_callback(lambda done: self._forget(name, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, name: str, task: asyncio.Task[Media]) -> None:
+        if self._inflight.get(name) is task:
             del self._inflight[name]
+        if not task.cancelled():
+            task.exception()  # seen, even if every requester went away
 
     async def _load(
         self, image_id: str, spec: VariantSpec, output: OutputFormat, name: str
@@ -169,10 +166,8 @@ class MediaService:
         return Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
 
     def evict(self, image_id: str) -> None:
+        """Forget an image (deleted): cached bodies, and lookups still in flight, so no
+        later request joins one that began before the deletion."""
         self.cache.evict_image(image_id)
-
-
-def _consume_exception(future: asyncio.Future[Media]) -> None:
-    """Mark a failed lookup's exception as seen when no concurrent waiter took it."""
-    if not future.cancelled():
-        future.exception()
+        for name in [n for n in self._inflight if n.startswith(image_id)]:
+            del self._inflight[name]

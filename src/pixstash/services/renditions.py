@@ -73,7 +73,12 @@ class RenditionService:
             existing = await self.meta.get_variant(blob.hash, spec.name, output.value)
             if existing is not None:
                 return existing
-            (made,) = await self._render_and_store(blob, [(spec, output)])
+            try:
+                (made,) = await self._render_and_store(blob, [(spec, output)])
+            except ImageRejected as exc:  # broken after all: remember, answer 404 from now on
+                log.warning("blob %s cannot be rendered: %s", blob.hash, exc.message)
+                await self.meta.set_blob_status(blob.hash, ImageStatus.FAILED.value)
+                raise ImageNotFound() from exc
             return made
 
     async def _render_and_store(

@@ -36,9 +36,13 @@ class StagedFile:
 class StagingArea:
     """A directory for bytes in flight; anything left here is stale and may be swept."""
 
-    def __init__(self, root: Path, *, max_bytes: int) -> None:
+    def __init__(self, root: Path, *, max_bytes: int, memory_budget: int = 64 * 1024**2) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        # bytes of uploads in flight held in memory, all writers together; past the
+        # budget new bytes go straight to disk
+        self.memory_budget = memory_budget
+        self.memory_used = 0
         root.mkdir(parents=True, exist_ok=True)
 
     def open(self, filename: str | None = None) -> StagedWriter:
@@ -88,15 +92,16 @@ class StagedWriter:
             limit_mb = self.area.max_bytes / (1024 * 1024)
             raise FileTooLarge(f"The file is larger than {limit_mb:g} MB; upload a smaller file.")
         self._hash.update(data)
-        if self._file is None and self.size <= SPILL_BYTES:
+        if self._file is None and self._may_buffer(len(data)):
             self._buffer += data
+            self.area.memory_used += len(data)
             return
         try:
             if self._file is None:
                 self._open()
                 assert self._file is not None
                 self._file.write(self._buffer)
-                self._buffer = bytearray()
+                self._release_buffer()
             self._file.write(data)
         except OSError as exc:  # disk full: a server problem, not the client's
             self.discard()
@@ -113,6 +118,10 @@ class StagedWriter:
         except OSError as exc:
             self.discard()
             raise StorageUnavailable(f"Cannot stage the upload: {exc.strerror}") from exc
+        except BaseException:  # cancelled: the thread may have created the file
+            self.discard()
+            raise
+        self._release_buffer()
         assert self.path is not None
         return StagedFile(self.path, self.size, self._hash.hexdigest(), self.filename)
 
@@ -120,12 +129,18 @@ class StagedWriter:
         if self._file is None:
             self._open()
             assert self._file is not None
-            self._file.write(self._buffer)
-            self._buffer = bytearray()
+            self._file.write(self._buffer)  # released by the caller, on the event loop
         self._file.close()
 
-    def discard(self) -> None:
+    def _may_buffer(self, more: int) -> bool:
+        return self.size <= SPILL_BYTES and self.area.memory_used + more <= self.area.memory_budget
+
+    def _release_buffer(self) -> None:
+        self.area.memory_used -= len(self._buffer)
         self._buffer = bytearray()
+
+    def discard(self) -> None:
+        self._release_buffer()
         if self._file is not None and not self._file.closed:
             self._file.close()
         if self.path is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
+from pixstash.errors import DatabaseUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +57,24 @@ async def test_sequential_writes_each_commit(db: Database) -> None:
         assert await db.run_write(add_job(f"k{n}")) == f"k{n}"
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(JobRow)) == 3
+
+
+async def test_a_batch_sqlite_rolled_back_whole_fails_whole(db: Database) -> None:
+    def fill_the_disk(conn: Connection) -> str:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        conn.exec_driver_sql(f"PRAGMA max_page_count={int(pages or 0) + 2}")
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, run_after, "
+            "created_at) VALUES ('big', randomblob(1000000), 'pending', 0, 5, 0, '2026')"
+        )
+        return "big"
+
+    results = await asyncio.gather(
+        db.run_write(add_job("a")),
+        db.run_write(fill_the_disk),
+        db.run_write(add_job("c")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, DatabaseUnavailable) for r in results), results
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(JobRow)) == 0

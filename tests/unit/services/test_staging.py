@@ -65,3 +65,21 @@ def test_sweep_removes_only_old_files(tmp_path: Path) -> None:
     fresh.write_bytes(b"y")
     assert area.sweep(3600) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["upload-new"]
+
+
+@pytest.mark.anyio
+async def test_memory_held_by_all_uploads_together_is_bounded(tmp_path: Path) -> None:
+    area = StagingArea(tmp_path, max_bytes=SPILL_BYTES, memory_budget=1000)
+    first, second = area.open(None), area.open(None)
+    first.write(b"a" * 800)
+    assert area.memory_used == 800
+    second.write(b"b" * 300)  # over the shared budget: straight to disk
+    assert area.memory_used == 800
+    assert len(list(tmp_path.iterdir())) == 1
+    staged = [await first.finish(), await second.finish()]
+    assert area.memory_used == 0
+    assert [s.path.read_bytes() for s in staged] == [b"a" * 800, b"b" * 300]
+    third = area.open(None)
+    third.write(b"c" * 10)
+    third.discard()
+    assert area.memory_used == 0

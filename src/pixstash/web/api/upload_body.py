@@ -88,7 +88,7 @@ class _MultipartCollector:
         _, options = parse_options_header(self.disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
         if (name in IMAGE_FIELDS and b"filename" in options) or name in ("image", "image[]"):
-            if len(self.body.files) >= self.max_files:
+            if len(self.body.files) + len(self.finished) >= self.max_files:
                 raise TooManyFiles(f"At most {self.max_files} images per request.")
             filename = options.get(b"filename", b"").decode("utf-8", "replace")
             self.writer = self.staging.open(filename)
@@ -116,8 +116,8 @@ class _MultipartCollector:
 
     async def finish_parts(self) -> None:
         while self.finished:
-            writer = self.finished.pop(0)
-            self.body.files.append(await writer.finish())
+            self.body.files.append(await self.finished[0].finish())
+            self.finished.pop(0)
 
     def abort(self) -> None:
         for writer in (self.writer, *self.finished):
@@ -149,7 +149,7 @@ async def read_upload_body(
     except BaseException:
         writer.discard()
         raise
-    staged = await writer.finish()
+    staged = await writer.finish()  # discards its file itself if it fails
     if staged.size == 0:
         staged.discard()
         raise EmptyUpload()
