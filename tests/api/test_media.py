@@ -140,12 +140,17 @@ class GatedEngine(CountingEngine):
         return super().render(source, source_format, targets)
 
 
-async def test_rendering_does_not_block_the_event_loop(
-    client: httpx.AsyncClient, app: FastAPI
-) -> None:
+@pytest.fixture
+def gated(app: FastAPI) -> GatedEngine:
     container = container_of(app)
-    gated = GatedEngine(container.renditions.engine)
-    container.renditions.engine = gated  # type: ignore[assignment]
+    engine = GatedEngine(container.renditions.engine)
+    container.renditions.engine = engine  # type: ignore[assignment]
+    return engine
+
+
+async def test_rendering_does_not_block_the_event_loop(
+    client: httpx.AsyncClient, gated: GatedEngine
+) -> None:
     created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes())).json()
     render = asyncio.create_task(client.get(f"/{created['id']}h.png"))
     assert await anyio.to_thread.run_sync(gated.started.wait, 10)
@@ -157,11 +162,8 @@ async def test_rendering_does_not_block_the_event_loop(
 
 
 async def test_a_requester_going_away_does_not_cancel_the_others(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, gated: GatedEngine
 ) -> None:
-    container = container_of(app)
-    gated = GatedEngine(container.renditions.engine)
-    container.renditions.engine = gated  # type: ignore[assignment]
     created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes())).json()
     first = asyncio.create_task(client.get(f"/{created['id']}b.png"))
     assert await anyio.to_thread.run_sync(gated.started.wait, 10)
