@@ -46,18 +46,14 @@ class MediaCache:
         self._evictions: dict[str, tuple[int, float]] = {}
         self._eviction_count = 0
         self.size = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, name: str) -> Media | None:
         item = self._items.get(name)
         if item is None or item[1] < time.monotonic():
             if item is not None:
                 self._remove(name)
-            self.misses += 1
             return None
         self._items.move_to_end(name)
-        self.hits += 1
         return item[0]
 
     @property

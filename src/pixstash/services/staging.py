@@ -18,7 +18,6 @@ import anyio.to_thread
 
 from pixstash.errors import FileTooLarge, StorageUnavailable
 
-SNIFF_BYTES = 64
 SPILL_BYTES = 1024 * 1024
 
 
