@@ -173,3 +173,21 @@ async def test_a_requester_going_away_does_not_cancel_the_others(
     gated.gate.set()
     assert (await second).status_code == 200
     assert gated.renders == 1
+
+
+async def test_a_polyglot_jpeg_is_served_without_its_payload(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    payload = b"<html><script>alert(document.cookie)</script></html>"
+    plain = imagegen.jpeg_bytes(320, 240)
+    comment = b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload
+    polyglot = plain[:2] + comment + plain[2:] + payload  # in a COM segment and after EOI
+    created = await client.post("/api/v1/images", content=polyglot)
+    assert created.status_code == 201
+    await drain_jobs(container_of(app))
+    for suffix in ("", "t", "l", "s"):
+        served = await client.get(f"/{created.json()['id']}{suffix}.jpg")
+        assert served.status_code == 200
+        assert b"<script>" not in served.content
+        assert served.content.endswith(b"\xff\xd9")
+        assert served.headers["content-type"] == "image/jpeg"
