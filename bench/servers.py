@@ -73,14 +73,7 @@ def start_pixstash(
     full_env |= env or {}
     # cwd = the private dir, so no ./pixstash.toml or ./var of the checkout is picked up
     service = Service(name, argv, log_path=log_dir / f"{name}.log", env=full_env, cwd=root)
-    base_url = f"http://127.0.0.1:{port}"
-    service.start()
-    try:
-        service.wait_ready(f"{base_url}/healthz", deadline_seconds=60)
-    except BaseException:
-        service.stop()
-        raise
-    return Running(service, base_url, root)
+    return _start(service, port, "/healthz", root, deadline_seconds=60)
 
 
 def start_floor(name: str, root: Path, log_dir: Path) -> Running:
@@ -92,14 +85,7 @@ def start_floor(name: str, root: Path, log_dir: Path) -> Running:
     argv += ["--backlog", "2048", "--log-level", "warning", "bench.floor_app:app"]
     env = _clean_env() | {"BENCH_FLOOR_TMP": str(root), "PYTHONPATH": str(REPO)}
     service = Service(name, argv, log_path=log_dir / f"{name}.log", env=env, cwd=REPO)
-    base_url = f"http://127.0.0.1:{port}"
-    service.start()
-    try:
-        service.wait_ready(f"{base_url}/healthz")
-    except BaseException:
-        service.stop()
-        raise
-    return Running(service, base_url, root)
+    return _start(service, port, "/healthz", root)
 
 
 def start_nginx(name: str, prefix: Path, log_dir: Path, files: dict[str, bytes]) -> Running:
@@ -122,11 +108,18 @@ def start_nginx(name: str, prefix: Path, log_dir: Path, files: dict[str, bytes])
     conf.write_text(text.replace("@PREFIX@", str(prefix)).replace("@PORT@", str(port)))
     argv = [binary, "-e", str(prefix / "error.log"), "-c", str(conf), "-p", str(prefix)]
     service = Service(name, argv, log_path=log_dir / f"{name}.log", cwd=prefix)
+    return _start(service, port, f"/{next(iter(files))}", prefix)
+
+
+def _start(
+    service: Service, port: int, probe_path: str, root: Path, deadline_seconds: float = 30
+) -> Running:
+    """Start ``service``, wait until ``probe_path`` answers, stop it again if it never does."""
     base_url = f"http://127.0.0.1:{port}"
     service.start()
     try:
-        service.wait_ready(f"{base_url}/{next(iter(files))}")
+        service.wait_ready(f"{base_url}{probe_path}", deadline_seconds=deadline_seconds)
     except BaseException:
         service.stop()
         raise
-    return Running(service, base_url, prefix)
+    return Running(service, base_url, root)

@@ -237,9 +237,10 @@ async def test_file_too_large_is_decided_while_streaming(tmp_path: Path) -> None
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "file-too-large"
         assert sent < 1_000_000  # stopped after ~2 chunks, not 64 MB
-        declared = await httpx.AsyncClient(transport=transport, base_url="http://t").post(
-            "/api/v1/images", content=b"x" * 10, headers={"content-length": str(10**10)}
-        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            declared = await client.post(
+                "/api/v1/images", content=b"x" * 10, headers={"content-length": str(10**10)}
+            )
         assert declared.status_code == 413
         assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
 
