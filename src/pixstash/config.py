@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_files_per_request: int = Field(default=20, ge=1)
+    max_decode_bytes: int = Field(
+        default=320 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory one decode may need; progressive JPEGs beyond it are refused.",
+    )
+    image_engine: Literal["auto", "vips", "pillow"] = Field(
+        default="auto",
+        description="auto: libvips for still images, Pillow for animations and palettes.",
+    )
 
     job_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
     cpu_threads: int = Field(

@@ -24,7 +24,7 @@ from pixstash.jobs import base as jobs_base
 from pixstash.jobs.base import PROCESS_BLOB, PURGE_BLOB, JobQueue
 from pixstash.jobs.worker import JobRunner
 from pixstash.processing.base import ImageEngine
-from pixstash.processing.pillow_engine import PillowEngine
+from pixstash.processing.engines import make_engine
 from pixstash.services.delivery import MediaCache, MediaService
 from pixstash.services.images import ImageService
 from pixstash.services.links import LinkBuilder
@@ -109,7 +109,7 @@ def build_container(settings: Settings) -> Container:
         max_attempts=settings.job_max_attempts,
     )
     locks: SingleFlight = locks_cls.from_url(settings.cache_url)
-    engine = PillowEngine()
+    engine = make_engine(settings.image_engine, max_decode_bytes=settings.max_decode_bytes)
     staging = StagingArea(staging_root(settings), max_bytes=settings.max_upload_bytes)
     cpu = anyio.CapacityLimiter(settings.cpu_threads)
     renditions = RenditionService(meta, store, engine, locks, staging, cpu)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from pixstash.config import Settings
 from pixstash.domain.ids import is_public_id
+from pixstash.processing.placeholder import describe
 from pixstash.services.uploads import UploadMeta
 from tests import imagegen
 from tests.helpers import container_of, drain_jobs, snapshot
@@ -43,6 +45,7 @@ async def test_raw_upload_answers_201_with_links_and_token(client: httpx.AsyncCl
         "thumb": f"{base}/{body['id']}t.jpg",
         "medium": f"{base}/{body['id']}m.jpg",
         "large": f"{base}/{body['id']}l.jpg",
+        "mp4": None,  # stills have no video
         "delete": f"{base}/{body['id']}/delete/{body['delete_token']}",
     }
     assert response.headers["location"] == body["links"]["page"]
@@ -89,6 +92,32 @@ async def test_info_reports_status_and_no_token(client: httpx.AsyncClient, app: 
     assert await drain_jobs(container_of(app)) == 1
     ready = (await client.get(f"/api/v1/images/{created['id']}")).json()
     assert ready["status"] == "ready"
+
+
+async def test_info_has_the_placeholder_once_processed(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    data = imagegen.jpeg_bytes(480, 320)
+    created = (await client.post("/api/v1/images", content=data)).json()
+    assert (created["placeholder"], created["colour"]) == (None, None)
+    pending = (await client.get(f"/api/v1/images/{created['id']}")).json()
+    assert (pending["placeholder"], pending["colour"]) == (None, None)
+
+    container = container_of(app)
+    await drain_jobs(container)
+    image = await container.meta.get_image(created["id"])
+    assert image is not None
+    # what the processing job records (set here directly, so this test does not
+    # depend on the job's wiring)
+    placeholder = describe(imagegen.photo(160, 107))
+    await container.meta.set_blob_placeholder(image.blob_hash, placeholder)
+
+    info = (await client.get(f"/api/v1/images/{created['id']}")).json()
+    assert info["placeholder"] == placeholder.blurhash
+    assert info["colour"] == placeholder.colour
+    assert re.fullmatch(r"#[0-9a-f]{6}", info["colour"])
+    again = (await client.post("/api/v1/images", content=data)).json()  # same content
+    assert (again["placeholder"], again["colour"]) == (info["placeholder"], info["colour"])
 
 
 async def test_identical_content_is_stored_once(

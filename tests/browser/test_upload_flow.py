@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,7 +26,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+
+from pixstash.processing.placeholder import describe
 
 pytestmark = pytest.mark.browser
 
@@ -153,8 +156,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("server")
+def server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's working directory; its metadata database is ``p.db`` in it."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, server_root: Path) -> Iterator[str]:
+    root = server_root
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXSTASH_")}
     env.update(
@@ -328,3 +337,58 @@ def test_paste_and_refused_file(page: tuple[Page, Problems], tmp_path: Path) -> 
     # Chromium logs the refused XHR's 415 status to the console; nothing else is allowed.
     problems.assert_none(allowed=("status of 415",))
     tab.screenshot(path=tmp_path / "upload-paste-refused.png", full_page=True)
+
+
+def test_share_page_shows_the_placeholder_until_the_image_loads(
+    page: tuple[Page, Problems], server_root: Path, tmp_path: Path
+) -> None:
+    tab, problems = page
+    photo = jpeg_bytes()
+    uploaded = tab.request.post(
+        "/api/v1/images", data=photo, headers={"content-type": "image/jpeg"}
+    )
+    assert uploaded.status == 201, uploaded.text()
+    image_id = uploaded.json()["id"]
+    # Recorded here directly, as the processing job does: the page must not care who.
+    placeholder = describe(Image.open(io.BytesIO(photo)).resize((160, 107)))
+    with contextlib.closing(sqlite3.connect(server_root / "p.db", timeout=30)) as db, db:
+        db.execute(
+            "UPDATE blobs SET placeholder = ?, colour = ? "
+            "WHERE hash = (SELECT blob_hash FROM images WHERE id = ?)",
+            (placeholder.blurhash, placeholder.colour, image_id),
+        )
+
+    held: list[Route] = []  # the image's bytes wait until the placeholder has been seen
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    tab.route("**/*.jpg", hold)
+    tab.goto(f"/{image_id}", wait_until="domcontentloaded")
+    image = tab.locator("#image")
+    expect(image).to_have_class(re.compile(r"\bis-loading\b"))
+    style = image.evaluate(
+        """i => ({image: i.style.backgroundImage, colour: getComputedStyle(i).backgroundColor,
+                 width: i.getBoundingClientRect().width, height: i.getBoundingClientRect().height,
+                 loaded: i.naturalWidth})"""
+    )
+    assert style["image"].startswith('url("data:image/png;base64,'), style
+    red, green, blue = (int(placeholder.colour[at : at + 2], 16) for at in (1, 3, 5))
+    assert style["colour"] == f"rgb({red}, {green}, {blue})"
+    assert style["loaded"] == 0
+    assert style["height"] > 0
+    assert abs(style["width"] / style["height"] - 1200 / 800) < 0.02  # the box is reserved
+    tab.screenshot(path=tmp_path / "share-page-loading.png")
+
+    assert held
+    for route in held:
+        route.continue_()
+    tab.unroute("**/*.jpg")
+    expect(image).not_to_have_class(re.compile(r"\bis-loading\b"))
+    settled = image.evaluate(
+        "i => ({image: i.style.backgroundImage, colour: i.style.backgroundColor,"
+        " loaded: i.naturalWidth})"
+    )
+    assert settled["loaded"] > 0
+    assert (settled["image"], settled["colour"]) == ("", "")
+    problems.assert_none()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pixstash.domain.model import Blob, Image, Variant
+from pixstash.domain.model import Blob, Image, Placeholder, Variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,11 @@ class MetadataStore(Protocol):
 
     async def set_blob_status(self, content_hash: str, status: str) -> None:
         """Set the processing status of a blob and of every image using it."""
+        ...
+
+    async def set_blob_placeholder(self, blob_hash: str, placeholder: Placeholder) -> None:
+        """Record the placeholder (BlurHash and dominant colour) of a blob; every image
+        using it shows it while loading. Idempotent: a retried job writes it again."""
         ...
 
     async def known_keys(self) -> set[str]:

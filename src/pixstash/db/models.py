@@ -64,6 +64,10 @@ class BlobRow(Base):
     # pending | ready | failed: are the eager variants made?
     status: Mapped[str] = mapped_column(String(10), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # BlurHash and dominant colour ("#rrggbb") shown while the image loads; set by
+    # processing, both or neither (migration 0002)
+    placeholder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    colour: Mapped[str | None] = mapped_column(String(7), nullable=True)
 
 
 class ImageRow(Base):

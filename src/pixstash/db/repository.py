@@ -24,6 +24,7 @@ from pixstash.domain.model import (
     Blob,
     Image,
     ImageStatus,
+    Placeholder,
     Variant,
     Visibility,
     original_key,
@@ -50,7 +51,14 @@ def _to_image(row: ImageRow, blob: BlobRow) -> Image:
         delete_token_hash=row.delete_token_hash,
         owner_id=row.owner_id,
         expires_at=row.expires_at,
+        placeholder=_to_placeholder(blob.placeholder, blob.colour),
     )
+
+
+def _to_placeholder(blurhash: str | None, colour: str | None) -> Placeholder | None:
+    if blurhash is None or colour is None:
+        return None
+    return Placeholder(blurhash=blurhash, colour=colour)
 
 
 def _to_blob(row: BlobRow) -> Blob:
@@ -62,6 +70,7 @@ def _to_blob(row: BlobRow) -> Blob:
         height=row.height,
         frames=row.frames,
         refcount=row.refcount,
+        placeholder=_to_placeholder(row.placeholder, row.colour),
     )
 
 
@@ -117,7 +126,7 @@ class SqlMetadataStore:
                 set_={"refcount": BlobRow.refcount + 1},
                 where=BlobRow.state == "active",
             )
-            .returning(BlobRow.refcount, BlobRow.status)
+            .returning(BlobRow.refcount, BlobRow.status, BlobRow.placeholder, BlobRow.colour)
         )
 
     async def create_image(
@@ -166,7 +175,12 @@ class SqlMetadataStore:
             conn.execute(_INSERT_IMAGE, image_values)
             if blob_is_new and jobs_if_new:
                 conn.execute(_INSERT_JOB, _job_rows(jobs_if_new, image.created_at))
-            return CreatedImage(replace(image, status=ImageStatus(counted.status)), blob_is_new)
+            created = replace(
+                image,
+                status=ImageStatus(counted.status),
+                placeholder=_to_placeholder(counted.placeholder, counted.colour),
+            )
+            return CreatedImage(created, blob_is_new)
 
         return await self.db.run_write(transaction)
 
@@ -299,6 +313,14 @@ class SqlMetadataStore:
         async with self.db.write() as session:
             await session.execute(
                 update(BlobRow).where(BlobRow.hash == content_hash).values(status=status)
+            )
+
+    async def set_blob_placeholder(self, blob_hash: str, placeholder: Placeholder) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(BlobRow)
+                .where(BlobRow.hash == blob_hash)
+                .values(placeholder=placeholder.blurhash, colour=placeholder.colour)
             )
 
     async def known_keys(self) -> set[str]:

@@ -54,10 +54,15 @@ class OutputFormat(enum.StrEnum):
     GIF = "gif"
     WEBP = "webp"
     AVIF = "avif"
+    MP4 = "mp4"  # an animation as H.264 video (Imgur's "gifv")
 
     @property
     def mime(self) -> str:
         return _OUTPUT_MIME[self]
+
+    @property
+    def is_video(self) -> bool:
+        return self is OutputFormat.MP4
 
     @property
     def extension(self) -> str:
@@ -65,11 +70,11 @@ class OutputFormat(enum.StrEnum):
 
     @property
     def supports_alpha(self) -> bool:
-        return self is not OutputFormat.JPEG
+        return self not in (OutputFormat.JPEG, OutputFormat.MP4)
 
     @property
     def supports_animation(self) -> bool:
-        return self in (OutputFormat.GIF, OutputFormat.WEBP, OutputFormat.PNG)
+        return self in (OutputFormat.GIF, OutputFormat.WEBP, OutputFormat.PNG, OutputFormat.MP4)
 
     @classmethod
     def from_extension(cls, ext: str) -> OutputFormat | None:
@@ -82,12 +87,15 @@ class OutputFormat(enum.StrEnum):
             return None
 
 
+IMAGE_OUTPUTS: tuple[OutputFormat, ...] = tuple(f for f in OutputFormat if not f.is_video)
+
 _OUTPUT_MIME = {
     OutputFormat.JPEG: "image/jpeg",
     OutputFormat.PNG: "image/png",
     OutputFormat.GIF: "image/gif",
     OutputFormat.WEBP: "image/webp",
     OutputFormat.AVIF: "image/avif",
+    OutputFormat.MP4: "video/mp4",
 }
 
 

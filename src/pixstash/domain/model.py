@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +40,23 @@ class Probe:
         return self.width * self.height * self.frames
 
 
+_HEX_COLOUR = re.compile(r"#[0-9a-f]{6}")
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """What a page shows while an image loads: a BlurHash and the dominant colour."""
+
+    blurhash: str
+    colour: str  # "#rrggbb", lower case
+
+    def __post_init__(self) -> None:
+        if not _HEX_COLOUR.fullmatch(self.colour):
+            raise ValueError(f"colour must be #rrggbb, not {self.colour!r}")
+        if not 6 <= len(self.blurhash) <= 64:
+            raise ValueError("a placeholder blurhash is 6 to 64 characters")
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
     """An original, stored once per content hash and reference-counted."""
@@ -50,6 +68,7 @@ class Blob:
     height: int
     frames: int
     refcount: int = 1
+    placeholder: Placeholder | None = None
 
     @property
     def original_key(self) -> str:
@@ -73,6 +92,7 @@ class Image:
     delete_token_hash: str = field(repr=False)
     owner_id: int | None = None
     expires_at: datetime | None = None
+    placeholder: Placeholder | None = None  # from the blob, once processing made one
 
     @property
     def animated(self) -> bool:

@@ -74,9 +74,10 @@ def parse_media_name(name: str) -> MediaName | None:
     if match is None:
         return None
     output = OutputFormat.from_extension(match["ext"])
-    if output is None:
-        return None
-    return MediaName(match["id"], BY_SUFFIX[match["suffix"]], output)
+    variant = BY_SUFFIX[match["suffix"]]
+    if output is None or (output.is_video and not variant.is_full):
+        return None  # an animation's MP4 exists at full size only
+    return MediaName(match["id"], variant, output)
 
 
 def media_name(public_id: str, variant: VariantSpec, output: OutputFormat) -> str:

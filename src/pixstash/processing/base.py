@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pixstash.domain.formats import OutputFormat, SourceFormat
-from pixstash.domain.model import Probe, Rendered
+from pixstash.domain.model import Placeholder, Probe, Rendered
 from pixstash.domain.variants import VariantSpec
 
 
@@ -35,4 +35,8 @@ class ImageEngine(Protocol):
         converted to sRGB, alpha kept where the format allows, animation kept for
         animated outputs.
         """
+        ...
+
+    def describe(self, data: bytes) -> Placeholder:
+        """The placeholder (BlurHash, dominant colour) of an encoded, small variant."""
         ...

@@ -9,14 +9,16 @@ from pathlib import Path
 from PIL import Image
 
 from pixstash.domain.formats import OutputFormat, SourceFormat
-from pixstash.domain.model import Probe, Rendered
+from pixstash.domain.model import Placeholder, Probe, Rendered
 from pixstash.domain.variants import VariantSpec
 from pixstash.errors import PixstashError
 from pixstash.processing.decode import Decoded, decode
 from pixstash.processing.encode import EncodeOptions, encode
-from pixstash.processing.guard import quiet_pillow
-from pixstash.processing.probe import probe_image
+from pixstash.processing.guard import decoding, quiet_pillow
+from pixstash.processing.placeholder import describe
+from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, probe_image
 from pixstash.processing.resize import Frames, Renditions
+from pixstash.processing.video import MP4_MAX_FRAMES, encode_mp4
 
 LOSSLESS_SOURCES = frozenset(
     {SourceFormat.PNG, SourceFormat.GIF, SourceFormat.BMP, SourceFormat.TIFF}
@@ -29,8 +31,16 @@ Target = tuple[VariantSpec, OutputFormat]
 class PillowEngine:
     """Synchronous and CPU-bound: run it in a worker thread, never on the event loop."""
 
+    def __init__(self, max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> None:
+        self.max_decode_bytes = max_decode_bytes
+
     def probe(self, path: Path, *, max_pixels: int) -> Probe:
-        return probe_image(path, max_pixels)
+        return probe_image(path, max_pixels, self.max_decode_bytes)
+
+    def describe(self, data: bytes) -> Placeholder:
+        with decoding(), Image.open(io.BytesIO(data)) as image:
+            image.seek(0)
+            return describe(image.convert("RGBA"))
 
     def render(
         self,
@@ -93,6 +103,10 @@ def _options(
 
 
 def _encode(frames: Frames, fmt: OutputFormat, options: EncodeOptions) -> Rendered:
+    if fmt.is_video:
+        data = encode_mp4(frames, options.durations)
+        width, height = frames[0].size
+        return Rendered(data, width, height, min(len(frames), MP4_MAX_FRAMES))
     try:
         with quiet_pillow():
             data = encode(frames, fmt, options)

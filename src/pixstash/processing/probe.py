@@ -11,6 +11,7 @@ from pixstash.domain.formats import SourceFormat, sniff
 from pixstash.domain.model import Probe
 from pixstash.errors import ImageCorrupt, ImageTooLarge, UnsupportedMediaType
 from pixstash.processing.guard import decoding, open_image
+from pixstash.processing.jpeg import coefficient_bytes
 from pixstash.processing.orientation import read_orientation, swaps_axes
 
 SNIFF_BYTES = 64
@@ -69,7 +70,30 @@ def ends_complete(fp: IO[bytes], fmt: SourceFormat) -> bool:
     return fp.read(2) == b"\xff\xd9"
 
 
-def probe_image(path: Path, max_pixels: int) -> Probe:
+# A progressive JPEG's coefficients, buffered whole even for a reduced-scale decode:
+# 2 bytes per sample, so 150 MB for 50 MP at 4:2:0 and 300 MB at 4:4:4. The default
+# admits every progressive JPEG within the default pixel limit.
+DEFAULT_MAX_DECODE_BYTES = 320 * 1024 * 1024
+
+
+def check_decode_memory(image: ImageFile.ImageFile, fmt: SourceFormat, limit: int) -> None:
+    """Refuse a progressive JPEG whose decode would need more than ``limit`` bytes."""
+    if fmt is not SourceFormat.JPEG or not image.info.get("progressive"):
+        return
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)]
+    sampling = [(int(layer[1]), int(layer[2])) for layer in layers]
+    needed = coefficient_bytes(image.size[0], image.size[1], sampling)
+    if needed > limit:
+        raise ImageTooLarge(
+            f"This progressive JPEG needs {needed / 2**20:,.0f} MB to decode; the limit is "
+            f"{limit / 2**20:,.0f} MB. Save it as a baseline (non-progressive) JPEG or "
+            "downscale it, and upload again."
+        )
+
+
+def probe_image(
+    path: Path, max_pixels: int, max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
+) -> Probe:
     with path.open("rb") as fp:
         fmt = sniff(fp.read(SNIFF_BYTES))
         if fmt is None:
@@ -80,6 +104,7 @@ def probe_image(path: Path, max_pixels: int) -> Probe:
             width, height = image.size
             frames = frame_count(image, fmt)
             check_budget(width, height, frames, max_pixels)
+            check_decode_memory(image, fmt, max_decode_bytes)
             if complete:
                 orientation = read_orientation(image)  # EXIF precedes the scan data
             else:

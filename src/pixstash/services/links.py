@@ -32,6 +32,8 @@ class LinkBuilder:
             "medium": self.media(image, MEDIUM),
             "large": self.media(image, LARGE),
         }
+        if image.animated:
+            links["mp4"] = self.media(image, FULL, OutputFormat.MP4)
         if delete_token is not None:
             links["delete"] = self.delete(image.id, delete_token)
         return links

@@ -15,7 +15,7 @@ from pixstash.cache.base import SingleFlight
 from pixstash.db.base import MetadataStore
 from pixstash.domain.formats import OutputFormat, default_output
 from pixstash.domain.model import Blob, ImageStatus, Rendered, Variant, variant_key
-from pixstash.domain.variants import EAGER_VARIANTS, VariantSpec
+from pixstash.domain.variants import EAGER_VARIANTS, FULL, THUMB, VariantSpec
 from pixstash.errors import BlobMissing, ImageNotFound, ImageRejected
 from pixstash.processing.base import ImageEngine
 from pixstash.services.staging import StagingArea
@@ -47,25 +47,48 @@ class RenditionService:
         if blob is None:
             return  # deleted meanwhile: nothing to do
         output = default_output(blob.format)
+        wanted = [(spec, output) for spec in EAGER_VARIANTS]
+        if blob.frames > 1:
+            wanted.append((FULL, OutputFormat.MP4))  # "gifv": made eagerly for animations
         todo = [
-            spec
-            for spec in EAGER_VARIANTS
-            if await self.meta.get_variant(blob.hash, spec.name, output.value) is None
+            (spec, fmt)
+            for spec, fmt in wanted
+            if await self.meta.get_variant(blob.hash, spec.name, fmt.value) is None
         ]
         try:
             if todo:
-                await self._render_and_store(blob, [(spec, output) for spec in todo])
+                await self._render_and_store(blob, todo)
         except ImageRejected as exc:  # deterministic: retrying cannot help
             log.warning("blob %s cannot be processed: %s", blob.hash, exc.message)
             await self.meta.set_blob_status(blob.hash, ImageStatus.FAILED.value)
             return
+        await self._describe(blob, output)
         await self.meta.set_blob_status(blob.hash, ImageStatus.READY.value)
+
+    async def _describe(self, blob: Blob, output: OutputFormat) -> None:
+        """Record the blob's placeholder, made from its (small) thumbnail."""
+        if blob.placeholder is not None:
+            return
+        thumb = await self.meta.get_variant(blob.hash, THUMB.name, output.value)
+        if thumb is None:
+            return
+        data = await self.store.get_bytes(thumb.key)
+        try:
+            placeholder = await anyio.to_thread.run_sync(
+                self.engine.describe, data, limiter=self.cpu
+            )
+        except ImageRejected as exc:  # a page without a placeholder is still a page
+            log.warning("no placeholder for blob %s: %s", blob.hash, exc.message)
+            return
+        await self.meta.set_blob_placeholder(blob.hash, placeholder)
 
     async def ensure_variant(self, blob: Blob, spec: VariantSpec, output: OutputFormat) -> Variant:
         """The stored variant, rendered now if it does not exist yet.
 
         Concurrent callers for the same variant wait for one rendering.
         """
+        if output.is_video and blob.frames <= 1:
+            raise ImageNotFound()  # only animations have a video
         existing = await self.meta.get_variant(blob.hash, spec.name, output.value)
         if existing is not None:
             return existing

@@ -15,7 +15,8 @@ from PIL import Image
 from pixstash.domain.formats import OutputFormat, SourceFormat
 from pixstash.domain.model import Rendered
 from pixstash.domain.variants import FULL, VariantSpec
-from pixstash.processing.pillow_engine import PillowEngine
+from pixstash.processing.base import ImageEngine
+from pixstash.processing.engines import make_engine
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -210,9 +211,10 @@ class Samples:
         return self.save(first, fmt, save_all=True, append_images=rest, **params)
 
 
-@pytest.fixture
-def engine() -> PillowEngine:
-    return PillowEngine()
+@pytest.fixture(params=["pillow", "vips"])
+def engine(request: pytest.FixtureRequest) -> ImageEngine:
+    """Every engine must pass the same behaviour tests."""
+    return make_engine(request.param)
 
 
 @pytest.fixture
@@ -223,7 +225,7 @@ def samples(tmp_path: Path) -> Samples:
 class Renderer:
     """Renders one target at a time, for tests that look at one output."""
 
-    def __init__(self, engine: PillowEngine) -> None:
+    def __init__(self, engine: ImageEngine) -> None:
         self.engine = engine
 
     def __call__(
@@ -238,5 +240,5 @@ class Renderer:
 
 
 @pytest.fixture
-def render(engine: PillowEngine) -> Renderer:
+def render(engine: ImageEngine) -> Renderer:
     return Renderer(engine)

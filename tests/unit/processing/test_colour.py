@@ -78,7 +78,8 @@ def test_cmyk_jpeg_renders_as_rgb(samples, render) -> None:
     for output in (OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.WEBP):
         image = samples.open_rendered(render(path, SourceFormat.JPEG, output, THUMB))
         assert image.mode == "RGB"
-        assert samples.near(image.getpixel((16, 16)), RED)
+        # Through a CMYK profile, process magenta + yellow is a slightly muted red.
+        assert samples.near(image.getpixel((16, 16)), RED, 50)
 
 
 def test_sixteen_bit_grey_png_keeps_its_levels(samples, render) -> None:

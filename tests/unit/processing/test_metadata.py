@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
-from pixstash.domain.formats import OutputFormat, SourceFormat
+from pixstash.domain.formats import IMAGE_OUTPUTS, SourceFormat
 from pixstash.domain.variants import FULL, THUMB
 
 XMP = (
@@ -83,7 +83,7 @@ SOURCES = {
 def test_no_metadata_in_any_output(engine, samples, source: SourceFormat) -> None:
     path = SOURCES[source](samples)
     assert any(marker in path.read_bytes() for marker in MARKERS)  # planted
-    targets = [(spec, fmt) for spec in (FULL, THUMB) for fmt in OutputFormat]
+    targets = [(spec, fmt) for spec in (FULL, THUMB) for fmt in IMAGE_OUTPUTS]
 
     for (spec, fmt), rendered in zip(targets, engine.render(path, source, targets), strict=True):
         where = f"{source} -> {spec.name}.{fmt}"

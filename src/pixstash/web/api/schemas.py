@@ -16,6 +16,9 @@ class ImageLinks(BaseModel):
     thumb: str
     medium: str
     large: str
+    mp4: str | None = Field(
+        None, description="H.264 video of an animation (Imgur's gifv); animations only."
+    )
     delete: str | None = Field(None, description="Deletion page; only in the upload response.")
 
 
@@ -31,6 +34,15 @@ class ImageOut(BaseModel):
     title: str | None
     description: str | None
     created_at: datetime
+    placeholder: str | None = Field(
+        description="BlurHash (https://blurha.sh) to show while the image loads; null until "
+        "the image is processed",
+        examples=["LVHLl1t7~qxut7j[ofj[~qofofof"],
+    )
+    colour: str | None = Field(
+        description="Dominant colour as #rrggbb; null until the image is processed",
+        examples=["#7b7b7b"],
+    )
     links: ImageLinks
     delete_token: str | None = Field(
         None, description="Shown once, in the upload response only; keep it to delete."
@@ -38,6 +50,7 @@ class ImageOut(BaseModel):
 
     @classmethod
     def build(cls, image: Image, links: LinkBuilder, delete_token: str | None = None) -> ImageOut:
+        placeholder = image.placeholder
         return cls(
             id=image.id,
             type=image.format.mime,
@@ -50,6 +63,8 @@ class ImageOut(BaseModel):
             title=image.title,
             description=image.description,
             created_at=image.created_at,
+            placeholder=placeholder.blurhash if placeholder else None,
+            colour=placeholder.colour if placeholder else None,
             links=ImageLinks(**links.for_image(image, delete_token)),
             delete_token=delete_token,
         )

@@ -3,8 +3,11 @@ and the oEmbed endpoint that chat apps and CMSs use to unfurl links."""
 
 from __future__ import annotations
 
+import base64
+import logging
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -12,11 +15,13 @@ from pixstash.domain.formats import default_output
 from pixstash.domain.model import Image
 from pixstash.domain.variants import LARGE, THUMB, parse_media_name
 from pixstash.errors import BadRequest, ImageNotFound
+from pixstash.processing.placeholder import placeholder_png
 from pixstash.services.links import LinkBuilder
 from pixstash.web import convertors as _convertors  # noqa: F401 (registers them)
 from pixstash.web.deps import ContainerDep, LinksDep
 from pixstash.web.pages.render import render
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
@@ -52,7 +57,23 @@ async def share_page(
     request: Request, image_id: str, container: ContainerDep, links: LinksDep
 ) -> HTMLResponse:
     image = await container.images.get(image_id)
-    return render(request, "image.html", image_context(image, links))
+    context = image_context(image, links)
+    context["placeholder_url"] = await placeholder_data_url(image)
+    return render(request, "image.html", context)
+
+
+async def placeholder_data_url(image: Image) -> str | None:
+    """The decoded placeholder as a ``data:`` URL, or None when there is none (yet)."""
+    if image.placeholder is None:
+        return None
+    try:  # decoding is pure Python (ms, cached after): off the event loop
+        png = await anyio.to_thread.run_sync(
+            placeholder_png, image.placeholder.blurhash, image.width, image.height
+        )
+    except ValueError as exc:  # a page without its placeholder beats no page
+        log.warning("no placeholder for %s: %s", image.id, exc)
+        return None
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 @router.get("/{image_id:publicid}/delete/{token}", response_class=HTMLResponse)
