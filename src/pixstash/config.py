@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         ge=1024 * 1024,
         description="Memory one decode may need; progressive JPEGs beyond it are refused.",
     )
+    max_frames: int = Field(
+        default=1000, ge=1, description="Frames an animation may have (GIF, WebP, APNG)."
+    )
     image_engine: Literal["auto", "vips", "pillow"] = Field(
         default="auto",
         description="auto: libvips for still images, Pillow for animations and palettes.",

@@ -109,7 +109,11 @@ def build_container(settings: Settings) -> Container:
         max_attempts=settings.job_max_attempts,
     )
     locks: SingleFlight = locks_cls.from_url(settings.cache_url)
-    engine = make_engine(settings.image_engine, max_decode_bytes=settings.max_decode_bytes)
+    engine = make_engine(
+        settings.image_engine,
+        max_decode_bytes=settings.max_decode_bytes,
+        max_frames=settings.max_frames,
+    )
     staging = StagingArea(staging_root(settings), max_bytes=settings.max_upload_bytes)
     cpu = anyio.CapacityLimiter(settings.cpu_threads)
     renditions = RenditionService(meta, store, engine, locks, staging, cpu)

@@ -16,7 +16,7 @@ from pixstash.processing.decode import Decoded, decode
 from pixstash.processing.encode import EncodeOptions, encode
 from pixstash.processing.guard import decoding, quiet_pillow
 from pixstash.processing.placeholder import describe
-from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, probe_image
+from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FRAMES, probe_image
 from pixstash.processing.resize import Frames, Renditions
 from pixstash.processing.video import MP4_MAX_FRAMES, encode_mp4
 
@@ -31,11 +31,16 @@ Target = tuple[VariantSpec, OutputFormat]
 class PillowEngine:
     """Synchronous and CPU-bound: run it in a worker thread, never on the event loop."""
 
-    def __init__(self, max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> None:
+    def __init__(
+        self,
+        max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+        max_frames: int = DEFAULT_MAX_FRAMES,
+    ) -> None:
         self.max_decode_bytes = max_decode_bytes
+        self.max_frames = max_frames
 
     def probe(self, path: Path, *, max_pixels: int) -> Probe:
-        return probe_image(path, max_pixels, self.max_decode_bytes)
+        return probe_image(path, max_pixels, self.max_decode_bytes, self.max_frames)
 
     def describe(self, data: bytes) -> Placeholder:
         with decoding(), Image.open(io.BytesIO(data)) as image:

@@ -91,8 +91,23 @@ def check_decode_memory(image: ImageFile.ImageFile, fmt: SourceFormat, limit: in
         )
 
 
+# Frames an animation may have (each variant and the MP4 keep them all).
+DEFAULT_MAX_FRAMES = 1000
+
+
+def check_frames(frames: int, max_frames: int) -> None:
+    if frames > max_frames:
+        raise ImageTooLarge(
+            f"The animation has {frames:,} frames; the limit is {max_frames:,}. "
+            "Shorten it and upload again."
+        )
+
+
 def probe_image(
-    path: Path, max_pixels: int, max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
+    path: Path,
+    max_pixels: int,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> Probe:
     with path.open("rb") as fp:
         fmt = sniff(fp.read(SNIFF_BYTES))
@@ -104,6 +119,7 @@ def probe_image(
             width, height = image.size
             frames = frame_count(image, fmt)
             check_budget(width, height, frames, max_pixels)
+            check_frames(frames, max_frames)
             check_decode_memory(image, fmt, max_decode_bytes)
             if complete:
                 orientation = read_orientation(image)  # EXIF precedes the scan data

@@ -9,6 +9,7 @@ from PIL import ExifTags, GifImagePlugin, Image, ImageFile, JpegImagePlugin, Png
 from pixstash.domain.formats import SourceFormat
 from pixstash.domain.model import Probe
 from pixstash.errors import ImageCorrupt, ImageTooLarge, UnsupportedMediaType
+from pixstash.processing.engines import make_engine
 
 LIMIT = 50_000_000
 
@@ -153,6 +154,17 @@ def test_gif_with_too_many_frames_is_refused(engine, samples, monkeypatch) -> No
     with pytest.raises(ImageTooLarge) as caught:
         engine.probe(path, max_pixels=LIMIT)
     assert "50,010,000" in caught.value.message
+
+
+def test_animation_beyond_the_frame_cap_is_refused(samples) -> None:
+    engine = make_engine("auto", max_frames=10)
+    too_many = samples.raw(samples.many_frame_gif(11, 4, 4))
+
+    with pytest.raises(ImageTooLarge, match="11 frames; the limit is 10"):
+        engine.probe(too_many, max_pixels=LIMIT)
+    assert (
+        engine.probe(samples.raw(samples.many_frame_gif(10, 4, 4)), max_pixels=LIMIT).frames == 10
+    )
 
 
 def test_jpeg_claiming_a_huge_size_is_refused(engine, samples, monkeypatch) -> None:
