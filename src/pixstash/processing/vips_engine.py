@@ -69,6 +69,8 @@ JPEG_QUANT_TABLE = 2
 JPEG_FULL_QUALITY_RANGE = (75, 92)  # re-encoded full size: the source's quality, clamped
 WEBP_QUALITY = 80
 WEBP_EFFORT = 4
+# zlib level 6 with adaptive row filters: libvips filters nothing by default, which made
+# a 640 px screenshot 23% larger (176 vs 144 KB); level 9 saved 3% more for 5x the time.
 PNG_COMPRESSION = 6
 
 Target = tuple[VariantSpec, OutputFormat]
@@ -289,7 +291,7 @@ def _jpeg(image: pyvips.Image, options: _EncodeContext) -> bytes:
 
 
 def _png(image: pyvips.Image, options: _EncodeContext) -> bytes:
-    return bytes(image.pngsave_buffer(compression=PNG_COMPRESSION, keep="none"))
+    return bytes(image.pngsave_buffer(compression=PNG_COMPRESSION, filter="all", keep="none"))
 
 
 def _webp(image: pyvips.Image, options: _EncodeContext) -> bytes:
