@@ -52,12 +52,21 @@ for _loader in _ALLOWED_LOADERS:
 # Each job touches its files once; the operation cache would only hold memory (and
 # could answer for a temporary path reused with other content).
 pyvips.cache_set_max(0)
+# One thread per operation: jobs already run in parallel (one per CPU thread), and on
+# this machine libvips' own worker threads cost ~15% more CPU for the same 12 MP job.
+if "VIPS_CONCURRENCY" not in os.environ:
+    pyvips.concurrency_set(1)
 
 VIPS_SOURCES = frozenset(
     {SourceFormat.JPEG, SourceFormat.PNG, SourceFormat.WEBP, SourceFormat.AVIF, SourceFormat.TIFF}
 )
 # A rendition serves a smaller target when it is at least this many times its size.
 HEADROOM = 2.0
+# A JPEG is decoded at 1/2, 1/4 or 1/8 scale (in the DCT domain, nearly free) as long as
+# the result is still this many times the largest target: at 1.5 the 640 px variant of
+# a 12 MP photo decodes at 1/4 instead of libvips' default 1/2, for 8% less CPU and the
+# same SSIM (docs/BENCHMARKS.md).
+JPEG_SHRINK_HEADROOM = 1.5
 
 # mozjpeg's MS-SSIM-tuned tables (quant_table 2), progressive with optimised Huffman
 # codes. Measured on the bench corpus (docs/BENCHMARKS.md): at equal luma SSIM this is
@@ -199,7 +208,11 @@ class _Job:
         # A square crop fills the box, then keeps its most interesting part; any other
         # target is made at exactly its computed size.
         options: dict[str, Any] = {"crop": "attention"} if spec.crop else {"size": "force"}
-        if source is None:
+        shrink = self._jpeg_shrink(size) if source is None else 1
+        if shrink > 1:
+            loaded = pyvips.Image.jpegload(str(self.path), shrink=shrink)
+            image = loaded.thumbnail_image(width, height=height, **options, **self.colour)
+        elif source is None:
             image = pyvips.Image.thumbnail(
                 str(self.path), width, height=height, **options, **self.colour
             )
@@ -218,6 +231,19 @@ class _Job:
         if image.format != "uchar":
             image = image.cast("uchar")
         return image
+
+    def _jpeg_shrink(self, size: tuple[int, int]) -> int:
+        """The largest DCT-domain reduction that keeps JPEG_SHRINK_HEADROOM x ``size``."""
+        if self.format is not SourceFormat.JPEG:
+            return 1
+        width, height = size
+        for shrink in (8, 4, 2):
+            if (
+                self.size[0] / shrink >= JPEG_SHRINK_HEADROOM * width
+                and self.size[1] / shrink >= JPEG_SHRINK_HEADROOM * height
+            ):
+                return shrink
+        return 1
 
     def _source_for(self, size: tuple[int, int]) -> _Made | None:
         """The smallest rendition at least HEADROOM times ``size`` (or the full image)."""

@@ -136,3 +136,50 @@ def test_progressive_jpeg_beyond_the_decode_budget_is_refused(samples) -> None:
         engine.probe(path, max_pixels=10_000_000)
     assert engine.probe(baseline, max_pixels=10_000_000).width == 1000
     assert make_engine("vips").probe(path, max_pixels=10_000_000).width == 1000
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_reduced_scale_jpeg_decode_is_upright(vips, samples, monkeypatch, orientation) -> None:
+    """Targets far below the source decode at 1/2-1/8 scale, then turn upright."""
+    import pyvips
+
+    shrinks: list[int] = []
+    original = pyvips.Image.jpegload
+
+    def spying(filename: str, **kwargs: object) -> pyvips.Image:
+        shrinks.append(int(kwargs.get("shrink", 1)))  # type: ignore[call-overload]
+        return original(filename, **kwargs)
+
+    monkeypatch.setattr(pyvips.Image, "jpegload", spying)
+    stored = samples.quadrant_image((2000, 1000))  # red top-left quadrant on blue
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = samples.save(stored, "JPEG", exif=exif.tobytes())
+    upright = samples.open_rendered(
+        make_engine("pillow").render(path, SourceFormat.JPEG, [(LARGE, OutputFormat.PNG)])[0]
+    ).convert("RGB")
+
+    (rendered,) = vips.render(path, SourceFormat.JPEG, [(LARGE, OutputFormat.PNG)])
+    image = samples.open_rendered(rendered).convert("RGB")
+
+    assert shrinks
+    assert shrinks[0] >= 2
+    assert image.size == upright.size
+    width, height = image.size
+    for point in ((width // 8, height // 8), (width * 7 // 8, height * 7 // 8)):
+        assert samples.near(image.getpixel(point), upright.getpixel(point), 30)
+
+
+def test_reduced_scale_decode_keeps_colour_management(vips, samples) -> None:
+    cmyk = samples.save(Image.new("CMYK", (2000, 1000), (0, 255, 255, 0)), "JPEG")
+    tagged = samples.save(
+        Image.new("RGB", (2000, 1000), (255, 0, 0)),
+        "JPEG",
+        icc_profile=samples.swapped_rgb_profile(),
+    )
+
+    (from_cmyk,) = vips.render(cmyk, SourceFormat.JPEG, [(THUMB, OutputFormat.PNG)])
+    (from_tagged,) = vips.render(tagged, SourceFormat.JPEG, [(THUMB, OutputFormat.PNG)])
+
+    assert samples.near(samples.open_rendered(from_cmyk).getpixel((80, 40)), (255, 0, 0), 50)
+    assert samples.near(samples.open_rendered(from_tagged).getpixel((80, 40)), (0, 255, 0), 50)
