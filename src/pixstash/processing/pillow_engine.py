@@ -12,9 +12,11 @@ from pixstash.domain.formats import OutputFormat, SourceFormat
 from pixstash.domain.model import Placeholder, Probe, Rendered
 from pixstash.domain.variants import VariantSpec
 from pixstash.errors import PixstashError
+from pixstash.processing import gif
 from pixstash.processing.decode import Decoded, decode
 from pixstash.processing.encode import EncodeOptions, encode
 from pixstash.processing.guard import decoding, quiet_pillow
+from pixstash.processing.payload import carries_payload
 from pixstash.processing.placeholder import describe
 from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FRAMES, probe_image
 from pixstash.processing.resize import Frames, Renditions
@@ -55,6 +57,18 @@ class PillowEngine:
     ) -> list[Rendered]:
         if not targets:
             return []
+        rendered: dict[int, Rendered] = {}
+        if source_format is SourceFormat.GIF:
+            rendered = _repacked_gifs(source, targets)
+        rest = [i for i in range(len(targets)) if i not in rendered]
+        if rest:
+            made = self._render([targets[i] for i in rest], source, source_format)
+            rendered.update(zip(rest, made, strict=True))
+        return [rendered[index] for index in range(len(targets))]
+
+    def _render(
+        self, targets: Sequence[Target], source: Path, source_format: SourceFormat
+    ) -> list[Rendered]:
         animated = any(fmt.supports_animation for _, fmt in targets)
         decoded = decode(source, source_format, [spec for spec, _ in targets], all_frames=animated)
         renditions = Renditions(decoded.frames, decoded.width, decoded.height)
@@ -73,6 +87,22 @@ class PillowEngine:
                 encoded[key] = frames, _encode(frames, fmt, options)
             rendered[index] = encoded[key][1]
         return [rendered[index] for index in range(len(targets))]
+
+
+def _repacked_gifs(source: Path, targets: Sequence[Target]) -> dict[int, Rendered]:
+    """Full-size GIF targets of a GIF source, re-packed losslessly (no decode at all)."""
+    wanted = [i for i, (spec, fmt) in enumerate(targets) if fmt is OutputFormat.GIF]
+    if not wanted:
+        return {}
+    try:
+        packed = gif.repack(source.read_bytes())
+    except gif.NotGif:
+        return {}  # re-encode instead
+    if carries_payload(packed.data):
+        return {}
+    size = (packed.width, packed.height)
+    result = Rendered(packed.data, packed.width, packed.height, packed.frames)
+    return {i: result for i in wanted if targets[i][0].target_size(*size) == size}
 
 
 def _area(target: Target, decoded: Decoded) -> int:

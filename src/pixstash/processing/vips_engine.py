@@ -30,6 +30,7 @@ from pixstash.processing import jpeg
 from pixstash.processing.encode import EncodeOptions
 from pixstash.processing.encode import encode as pillow_encode
 from pixstash.processing.guard import decoding, open_image
+from pixstash.processing.payload import carries_payload
 from pixstash.processing.pillow_engine import PillowEngine
 from pixstash.processing.probe import frame_count
 
@@ -172,7 +173,9 @@ class _Job:
         self, spec: VariantSpec, fmt: OutputFormat, size: tuple[int, int], full: bool
     ) -> Rendered:
         if full and fmt is OutputFormat.JPEG and self.jpeg is not None and self._repackable():
-            return Rendered(jpeg.repack(self.jpeg), *self.size)
+            data = jpeg.repack(self.jpeg)
+            if not carries_payload(data):
+                return Rendered(data, *self.size)
         made = self._full() if full else self._scaled(spec, size)
         return Rendered(self._encode(made.image, fmt, full), *made.size)
 

@@ -1,0 +1,98 @@
+"""GIF structure without decoding pixels: a lossless re-pack without metadata.
+
+A GIF is a header, a logical screen descriptor (canvas size, optional global colour
+table) and a series of blocks: images (descriptor, optional local colour table, LZW
+data in sub-blocks) and extensions (graphic control = frame timing and transparency,
+application extensions, comments, plain text), ended by a trailer byte. :func:`repack`
+keeps the picture blocks byte for byte (frames, timing, the NETSCAPE loop count) and
+drops comments, plain text, every other application extension (XMP, ICC, vendor data)
+and anything after the trailer. Re-encoding an animation instead means decoding,
+re-quantising and re-compressing every frame: most of an animated job's time, and a
+loss of quality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_EXTENSION = 0x21
+_IMAGE = 0x2C
+_TRAILER = 0x3B
+_GRAPHIC_CONTROL = 0xF9
+_APPLICATION = 0xFF
+_LOOP_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+
+
+class NotGif(ValueError):
+    """The bytes are not a well-formed GIF this module can take apart."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repacked:
+    data: bytes
+    width: int
+    height: int
+    frames: int
+
+
+def repack(data: bytes) -> Repacked:
+    """``data`` with only its picture and timing blocks. Raises :class:`NotGif`."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise NotGif("no GIF header")
+    width = int.from_bytes(data[6:8], "little")
+    height = int.from_bytes(data[8:10], "little")
+    flags = data[10]
+    pos = 13 + (_table_size(flags) if flags & 0x80 else 0)
+    if pos > len(data) or width == 0 or height == 0:
+        raise NotGif("truncated screen descriptor")
+    out = bytearray(b"GIF89a")
+    out += data[6:pos]
+    frames = 0
+    while True:
+        if pos >= len(data):
+            raise NotGif("no trailer")
+        kind = data[pos]
+        if kind == _TRAILER:
+            out.append(_TRAILER)
+            return Repacked(bytes(out), width, height, frames)
+        if kind == _IMAGE:
+            end = _image_end(data, pos)
+            out += data[pos:end]
+            frames += 1
+        elif kind == _EXTENSION:
+            if pos + 2 > len(data):
+                raise NotGif("truncated extension")
+            label = data[pos + 1]
+            end = _sub_blocks_end(data, pos + 2)
+            if label == _GRAPHIC_CONTROL or (
+                label == _APPLICATION and data[pos + 3 : pos + 14] in _LOOP_APPLICATIONS
+            ):
+                out += data[pos:end]
+        else:
+            raise NotGif(f"unknown block 0x{kind:02X}")
+        pos = end
+
+
+def _table_size(flags: int) -> int:
+    return 3 * (2 << (flags & 0x07))
+
+
+def _image_end(data: bytes, pos: int) -> int:
+    if pos + 10 > len(data):
+        raise NotGif("truncated image descriptor")
+    flags = data[pos + 9]
+    pos += 10 + (_table_size(flags) if flags & 0x80 else 0)
+    if pos >= len(data) or not 2 <= data[pos] <= 12:
+        raise NotGif("bad LZW minimum code size")
+    return _sub_blocks_end(data, pos + 1)
+
+
+def _sub_blocks_end(data: bytes, pos: int) -> int:
+    """Offset after the terminator of the sub-block chain starting at ``pos``."""
+    while True:
+        if pos >= len(data):
+            raise NotGif("truncated data sub-blocks")
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
