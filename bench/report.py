@@ -116,7 +116,13 @@ def _verdict(label: str, row: Row | None, reference: Row, target: float) -> str:
     return f"- {label}: {_pct(ratio)}{spread} (target >= {target:.0%}: {mark})"
 
 
-def render(cfg: BenchConfig, info: dict[str, str], uploads: list[Row], gets: list[Row]) -> str:
+def render(
+    cfg: BenchConfig,
+    info: dict[str, str],
+    uploads: list[Row],
+    gets: list[Row],
+    pipeline: list[str] | None = None,
+) -> str:
     out = ["# pixstash benchmark results", ""]
     out += [f"- {key}: {value}" for key, value in info.items()]
     out.append("")
@@ -137,6 +143,10 @@ def render(cfg: BenchConfig, info: dict[str, str], uploads: list[Row], gets: lis
             *_table(gets, "req", "µs", "nginx"),
             "",
         ]
+    if pipeline:
+        out += [*pipeline, ""]
+    if not uploads and not gets:
+        return "\n".join(out)
     out += [
         "wrk -t1 --latency after a warm-up run (not counted); server CPU = user + system time",
         "of all the server's processes during the measured runs, per request. nginx and the",

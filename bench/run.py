@@ -14,19 +14,32 @@ from types import FrameType
 
 from bench.ingest import upload_rows
 from bench.measure import BenchConfig, Row
+from bench.pipeline import PipelineResult, render_pipeline, run_pipeline
 from bench.report import machine_info, render
 from bench.sample import jpeg_near
+from bench.thumbor_bench import DEFAULT_VENV
 from bench.thumbs import get_rows
+from pixstash.processing.engines import ENGINE_NAMES
 
 OUT_DIR = Path(__file__).parent / "out"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=("upload", "get"), help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=("upload", "get", "pipeline"), help="run one benchmark only"
+    )
     parser.add_argument("--upload-seconds", type=float, default=10.0)
     parser.add_argument("--get-seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="report and logs directory")
+    parser.add_argument(
+        "--engine", default="auto", choices=ENGINE_NAMES, help="pipeline: pixstash image engine"
+    )
+    parser.add_argument("--pipeline-runs", type=int, default=3, help="pipeline: runs per job")
+    parser.add_argument("--thumbor-runs", type=int, default=5, help="pipeline: timed requests")
+    parser.add_argument(
+        "--thumbor-venv", type=Path, default=DEFAULT_VENV, help="pipeline: thumbor's virtualenv"
+    )
     return parser.parse_args(argv)
 
 
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-    for tool in ("wrk", "nginx"):
+    for tool in ("wrk", "nginx") if args.only != "pipeline" else ():
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             print(f"{tool} is missing: apt-get install -y nginx wrk", file=sys.stderr)
             return 2
@@ -62,14 +75,26 @@ def main(argv: list[str] | None = None) -> int:
         info = machine_info()
         uploads: list[Row] = []
         gets: list[Row] = []
+        pipeline: PipelineResult | None = None
         if args.only in (None, "upload"):
             _progress("upload ingest", started)
             uploads = upload_rows(cfg)
         if args.only in (None, "get"):
             _progress("cached thumbnail GET", started)
             gets = get_rows(cfg)
+        if args.only in (None, "pipeline"):
+            pipeline = run_pipeline(
+                out=out,
+                work=work,
+                logs=logs,
+                engine=args.engine,
+                runs=args.pipeline_runs,
+                thumbor_runs=args.thumbor_runs,
+                thumbor_venv=args.thumbor_venv,
+                progress=lambda what: _progress(what, started),
+            )
         info["bench wall time"] = f"{time.monotonic() - started:.0f} s"
-        report = render(cfg, info, uploads, gets)
+        report = render(cfg, info, uploads, gets, render_pipeline(pipeline) if pipeline else [])
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
@@ -81,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = [row for row in uploads + gets if row.error or any(r.non_2xx for r in row.runs)]
     for row in failed:
         print(f"\nFAILED {row.label}: {row.error or 'non-2xx answers'}", file=sys.stderr)
-    return 1 if failed else 0
+    pipeline_failed = pipeline.failures() if pipeline else []
+    for line in pipeline_failed:
+        print(f"\nFAILED {line}", file=sys.stderr)
+    return 1 if failed or pipeline_failed else 0
 
 
 def _progress(what: str, started: float) -> None:
