@@ -109,3 +109,27 @@ async def test_identical_uploads_are_stored_and_processed_once(
     blob = await meta.get_blob(a.blob_hash)
     assert blob is not None
     assert blob.refcount == 1
+
+
+async def test_an_mp4_failure_does_not_hold_back_the_images(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pixstash.errors import PixstashError
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise PixstashError("encoder exploded")
+
+    monkeypatch.setattr("pixstash.processing.pillow_engine.encode_mp4", broken)
+    created = (await client.post("/api/v1/images", content=_animated_gif())).json()
+
+    await drain_jobs(container_of(app))
+
+    info = (await client.get(f"/api/v1/images/{created['id']}")).json()
+    assert info["status"] == "ready"
+    meta = container_of(app).meta
+    image = await meta.get_image(created["id"])
+    assert image is not None
+    assert await meta.get_variant(image.blob_hash, "thumb", "gif") is not None
+    assert await meta.get_variant(image.blob_hash, "full", "mp4") is None
+    monkeypatch.undo()
+    assert (await client.get(f"/{created['id']}.mp4")).status_code == 200  # made on request

@@ -64,13 +64,28 @@ def repack(data: bytes) -> Repacked:
                 raise NotGif("truncated extension")
             label = data[pos + 1]
             end = _sub_blocks_end(data, pos + 2)
-            if label == _GRAPHIC_CONTROL or (
-                label == _APPLICATION and data[pos + 3 : pos + 14] in _LOOP_APPLICATIONS
-            ):
-                out += data[pos:end]
+            block = data[pos:end]
+            if label == _GRAPHIC_CONTROL:
+                out += _canonical_control(block)
+            elif label == _APPLICATION and block[3:14] in _LOOP_APPLICATIONS:
+                out += _canonical_loop(block)
         else:
             raise NotGif(f"unknown block 0x{kind:02X}")
         pos = end
+
+
+def _canonical_control(block: bytes) -> bytes:
+    """A graphic control extension rebuilt from its four fields: nothing rides along."""
+    if len(block) < 8 or block[2] != 4:
+        raise NotGif("malformed graphic control extension")
+    return b"\x21\xf9\x04" + block[3:7] + b"\x00"
+
+
+def _canonical_loop(block: bytes) -> bytes:
+    """The NETSCAPE2.0 loop count, rebuilt: anything else riding in the block is dropped."""
+    if len(block) < 19 or block[2] != 11 or block[14] != 3 or block[15] != 1:
+        raise NotGif("malformed loop extension")
+    return b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + block[16:18] + b"\x00"
 
 
 def _table_size(flags: int) -> int:

@@ -66,15 +66,32 @@ class JpegInfo:
     height: int
     precision: int
     components: list[Component]
-    orientation: int = 1
+    orientation: int = 1  # 0: several EXIF blocks that disagree
     icc: bytes = b""
     adobe_transform: int | None = None  # APP14 "Adobe" colour transform, when present
     luminance_table: tuple[int, ...] = ()
+    first_scan_components: int = 0
     segments: list[tuple[int, bytes]] = field(default_factory=list, repr=False)
 
     @property
     def progressive(self) -> bool:
         return self.frame in PROGRESSIVE_FRAMES
+
+    @property
+    def buffers_coefficients(self) -> bool:
+        """libjpeg keeps every coefficient in memory: progressive, or a sequential file
+        whose first scan does not hold every component (several scans)."""
+        return self.progressive or self.first_scan_components < len(self.components)
+
+    @property
+    def rgb_without_transform_marker(self) -> bool:
+        """Components named R, G, B and no Adobe marker: libjpeg guesses RGB from the
+        names, but a JFIF header (which :func:`repack` writes) would mean YCbCr."""
+        return self.adobe_transform is None and [c.ident for c in self.components] == [
+            ord("R"),
+            ord("G"),
+            ord("B"),
+        ]
 
     def coefficient_bytes(self) -> int:
         return coefficient_bytes(self.width, self.height, [(c.h, c.v) for c in self.components])
@@ -113,17 +130,30 @@ def coefficient_bytes(width: int, height: int, sampling: Sequence[tuple[int, int
     return total
 
 
-def read_info(data: bytes) -> JpegInfo:
-    """Take ``data`` apart into its segments. Raises :class:`NotJpeg`."""
+# More segments than any real file has: a file made of millions of tiny APPn
+# segments would otherwise cost seconds of parsing.
+MAX_SEGMENTS = 4096
+_PICTURE = frozenset({DQT, DHT, DRI})
+
+
+def read_info(data: bytes, *, headers_only: bool = False) -> JpegInfo:
+    """Take ``data`` apart into its segments. Raises :class:`NotJpeg`.
+
+    Only picture segments are kept (metadata is read, then dropped). With
+    ``headers_only`` parsing stops at the first scan header (enough for the frame and
+    :attr:`JpegInfo.buffers_coefficients`); ``data`` may then be a prefix of the file.
+    """
     if not data.startswith(b"\xff\xd8"):
         raise NotJpeg("no SOI marker")
     segments: list[tuple[int, bytes]] = []
     info: JpegInfo | None = None
     icc_chunks: dict[int, bytes] = {}
-    orientation, adobe = 1, None
+    orientations: list[int] = []
+    adobe: int | None = None
+    first_scan = 0
     luminance: tuple[int, ...] = ()
     pos, end = 2, len(data)
-    while True:
+    for _ in range(MAX_SEGMENTS):
         marker, pos = _next_marker(data, pos)
         if marker == EOI:
             break
@@ -137,35 +167,49 @@ def read_info(data: bytes) -> JpegInfo:
         body = data[pos + 2 : pos + length]
         pos += length
         if marker == SOS:
+            if info is None:
+                raise NotJpeg("scan before the frame header")
             if length != 2 + _scan_header_size(body):
                 raise NotJpeg("scan header length does not match its components")
+            first_scan = first_scan or body[0]
+            if headers_only:
+                break
             scan_end = _scan_end(data, pos)
             segments.append((marker, body + data[pos:scan_end]))
             pos = scan_end
             continue
-        segments.append((marker, body))
         if marker in _FRAMES:
+            if info is not None:
+                raise NotJpeg("a second frame header")
             info = _frame(marker, body)
-        elif marker == DQT:
-            luminance = _luminance_table(body) or luminance
-        elif marker == DHT:
-            _check_huffman(body)
-        elif marker == DRI and len(body) != 2:
-            raise NotJpeg("malformed restart interval")
+            segments.append((marker, body))
+        elif marker in _PICTURE:
+            if marker == DQT:
+                luminance = _luminance_table(body) or luminance
+            elif marker == DHT:
+                _check_huffman(body)
+            elif len(body) != 2:
+                raise NotJpeg("malformed restart interval")
+            segments.append((marker, body))
         elif marker == APP1 and body.startswith(b"Exif\x00\x00"):
-            orientation = _exif_orientation(body[6:])
+            orientations.append(_exif_orientation(body[6:]))
         elif marker == APP2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
             icc_chunks[body[12]] = body[14:]
         elif marker == APP14 and body.startswith(b"Adobe") and len(body) >= 12:
             adobe = body[11]
+    else:
+        raise NotJpeg(f"more than {MAX_SEGMENTS} segments")
     if info is None:
         raise NotJpeg("no frame header")
-    if not any(marker == SOS for marker, _ in segments):
+    if not first_scan:
         raise NotJpeg("no scan")
-    info.orientation = orientation
+    # Decoders disagree about which of several EXIF blocks counts: 0 = ambiguous.
+    distinct = set(orientations)
+    info.orientation = 1 if not distinct else orientations[0] if len(distinct) == 1 else 0
     info.icc = b"".join(icc_chunks[index] for index in sorted(icc_chunks))
     info.adobe_transform = adobe
     info.luminance_table = luminance
+    info.first_scan_components = first_scan
     info.segments = segments
     return info
 

@@ -20,7 +20,7 @@ from pixstash.processing.payload import carries_payload
 from pixstash.processing.placeholder import describe
 from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FRAMES, probe_image
 from pixstash.processing.resize import Frames, Renditions
-from pixstash.processing.video import MP4_MAX_FRAMES, encode_mp4
+from pixstash.processing.video import encode_mp4
 
 LOSSLESS_SOURCES = frozenset(
     {SourceFormat.PNG, SourceFormat.GIF, SourceFormat.BMP, SourceFormat.TIFF}
@@ -139,9 +139,12 @@ def _options(
 
 def _encode(frames: Frames, fmt: OutputFormat, options: EncodeOptions) -> Rendered:
     if fmt.is_video:
-        data = encode_mp4(frames, options.durations)
+        try:  # every frame the upload's frame limit admitted
+            data = encode_mp4(frames, options.durations, max_frames=len(frames))
+        except ValueError as exc:
+            raise PixstashError("Could not encode the animation as MP4.") from exc
         width, height = frames[0].size
-        return Rendered(data, width, height, min(len(frames), MP4_MAX_FRAMES))
+        return Rendered(data, width, height, len(frames))
     try:
         with quiet_pillow():
             data = encode(frames, fmt, options)

@@ -10,8 +10,8 @@ from PIL import ImageFile
 from pixstash.domain.formats import SourceFormat, sniff
 from pixstash.domain.model import Probe
 from pixstash.errors import ImageCorrupt, ImageTooLarge, UnsupportedMediaType
+from pixstash.processing import jpeg
 from pixstash.processing.guard import decoding, open_image
-from pixstash.processing.jpeg import coefficient_bytes
 from pixstash.processing.orientation import read_orientation, swaps_axes
 
 SNIFF_BYTES = 64
@@ -70,22 +70,36 @@ def ends_complete(fp: IO[bytes], fmt: SourceFormat) -> bool:
     return fp.read(2) == b"\xff\xd9"
 
 
-# A progressive JPEG's coefficients, buffered whole even for a reduced-scale decode:
-# 2 bytes per sample, so 150 MB for 50 MP at 4:2:0 and 300 MB at 4:4:4. The default
-# admits every progressive JPEG within the default pixel limit.
+# A progressive JPEG's coefficients (or those of a sequential one stored in several
+# scans) are buffered whole, even for a reduced-scale decode: 2 bytes per sample, so
+# 150 MB for 50 MP at 4:2:0 and 300 MB at 4:4:4. The default admits every such JPEG
+# within the default pixel limit.
 DEFAULT_MAX_DECODE_BYTES = 320 * 1024 * 1024
+# Headers (EXIF, ICC, tables) nearly always fit here; otherwise the whole file is read.
+_HEADER_BYTES = 256 * 1024
 
 
-def check_decode_memory(image: ImageFile.ImageFile, fmt: SourceFormat, limit: int) -> None:
-    """Refuse a progressive JPEG whose decode would need more than ``limit`` bytes."""
-    if fmt is not SourceFormat.JPEG or not image.info.get("progressive"):
+def check_decode_memory(fp: IO[bytes], fmt: SourceFormat, limit: int) -> None:
+    """Refuse a JPEG whose decoder would buffer more than ``limit`` bytes."""
+    if fmt is not SourceFormat.JPEG:
         return
-    layers = getattr(image, "layer", None) or [("", 1, 1, 0)]
-    sampling = [(int(layer[1]), int(layer[2])) for layer in layers]
-    needed = coefficient_bytes(image.size[0], image.size[1], sampling)
+    fp.seek(0)
+    head = fp.read(_HEADER_BYTES)
+    try:
+        info = jpeg.read_info(head, headers_only=True)
+    except jpeg.NotJpeg:
+        fp.seek(0)
+        try:
+            info = jpeg.read_info(fp.read(), headers_only=True)
+        except jpeg.NotJpeg:
+            return  # not ours to judge: the decoder will say what is wrong
+    if not info.buffers_coefficients:
+        return
+    needed = info.coefficient_bytes()
     if needed > limit:
+        kind = "progressive JPEG" if info.progressive else "JPEG stored in several scans"
         raise ImageTooLarge(
-            f"This progressive JPEG needs {needed / 2**20:,.0f} MB to decode; the limit is "
+            f"This {kind} needs {needed / 2**20:,.0f} MB to decode; the limit is "
             f"{limit / 2**20:,.0f} MB. Save it as a baseline (non-progressive) JPEG or "
             "downscale it, and upload again."
         )
@@ -120,7 +134,8 @@ def probe_image(
             frames = frame_count(image, fmt)
             check_budget(width, height, frames, max_pixels)
             check_frames(frames, max_frames)
-            check_decode_memory(image, fmt, max_decode_bytes)
+            check_decode_memory(fp, fmt, max_decode_bytes)
+            fp.seek(0)
             if complete:
                 orientation = read_orientation(image)  # EXIF precedes the scan data
             else:

@@ -145,6 +145,7 @@ class _Job:
         header = pyvips.Image.new_from_file(str(path), access="sequential")
         width, height = header.width, header.height
         orientation = _orientation(header)
+        self.orientation = orientation
         self.grey = header.interpretation in ("b-w", "grey16")
         # libvips converts CMYK by itself; other profiles only when asked to.
         icc = header.get("icc-profile-data") if header.get_typeof("icc-profile-data") else b""
@@ -193,6 +194,8 @@ class _Job:
             and len(info.components) in (1, 3)
             and info.adobe_transform in (None, 1)
             and info.orientation == 1
+            and self.orientation == 1  # libvips read the same (the size it reported)
+            and not info.rgb_without_transform_marker
             and (not info.icc or _is_srgb(info.icc))
         )
 

@@ -16,7 +16,7 @@ from pixstash.db.base import MetadataStore
 from pixstash.domain.formats import OutputFormat, default_output
 from pixstash.domain.model import Blob, ImageStatus, Rendered, Variant, variant_key
 from pixstash.domain.variants import EAGER_VARIANTS, FULL, THUMB, VariantSpec
-from pixstash.errors import BlobMissing, ImageNotFound, ImageRejected
+from pixstash.errors import BlobMissing, ImageNotFound, ImageRejected, PixstashError
 from pixstash.processing.base import ImageEngine
 from pixstash.services.staging import StagingArea
 from pixstash.storage.base import BlobStore
@@ -57,13 +57,28 @@ class RenditionService:
         ]
         try:
             if todo:
-                await self._render_and_store(blob, todo)
+                await self._render_eager(blob, todo)
         except ImageRejected as exc:  # deterministic: retrying cannot help
             log.warning("blob %s cannot be processed: %s", blob.hash, exc.message)
             await self.meta.set_blob_status(blob.hash, ImageStatus.FAILED.value)
             return
         await self._describe(blob, output)
         await self.meta.set_blob_status(blob.hash, ImageStatus.READY.value)
+
+    async def _render_eager(
+        self, blob: Blob, todo: Sequence[tuple[VariantSpec, OutputFormat]]
+    ) -> None:
+        """One render for every target; if the MP4 cannot be made, the images still are
+        (the share page falls back to the GIF, and /{id}.mp4 retries on request)."""
+        try:
+            await self._render_and_store(blob, todo)
+        except PixstashError as exc:
+            stills = [(spec, fmt) for spec, fmt in todo if not fmt.is_video]
+            if isinstance(exc, ImageRejected) or len(stills) == len(todo):
+                raise
+            log.warning("blob %s: no MP4 for now (%s); making the images", blob.hash, exc)
+            if stills:
+                await self._render_and_store(blob, stills)
 
     async def _describe(self, blob: Blob, output: OutputFormat) -> None:
         """Record the blob's placeholder, made from its (small) thumbnail."""

@@ -139,3 +139,17 @@ def test_text_in_a_jpeg_quantisation_table_means_re_encoding(samples) -> None:
 )
 def test_payload_markers(text: bytes, found: bool) -> None:
     assert carries_payload(text) is found
+
+
+def test_data_riding_in_kept_extensions_is_dropped() -> None:
+    source = _animation()
+    loop = source.index(b"NETSCAPE2.0") + 11  # its sub-block: 03 01 LL LL, then 00
+    smuggled = bytes([len(PAYLOAD)]) + PAYLOAD
+    hostile = source[: loop + 4] + smuggled + source[loop + 4 :]
+    with Image.open(io.BytesIO(hostile)) as image:
+        assert image.n_frames == 3  # decoders skip it
+
+    packed = gif.repack(hostile)
+
+    assert PAYLOAD not in packed.data
+    assert _frames(packed.data) == _frames(source)

@@ -97,3 +97,27 @@ def test_coefficient_memory_of_a_progressive_image() -> None:
 def test_damaged_files_are_refused(damage) -> None:
     with pytest.raises(jpeg.NotJpeg):
         jpeg.read_info(damage(_jpeg(_photo())))
+
+
+def test_a_sequential_file_in_several_scans_buffers_its_coefficients() -> None:
+    data = _jpeg(_photo((64, 64)))
+    at = data.index(b"\xff\xda")
+    # The first scan claims one component of three: libjpeg must keep every coefficient.
+    one = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
+    info = jpeg.read_info(data[:at] + one, headers_only=True)
+
+    assert not info.progressive
+    assert info.buffers_coefficients
+    assert not jpeg.read_info(data, headers_only=True).buffers_coefficients
+
+
+def test_segment_floods_and_second_frames_are_refused() -> None:
+    data = _jpeg(_photo())
+    flood = _segment(0xE5, b"x") * (jpeg.MAX_SEGMENTS + 1)
+    with pytest.raises(jpeg.NotJpeg, match="segments"):
+        jpeg.read_info(data[:2] + flood + data[2:])
+    at = data.index(b"\xff\xc0")
+    length = int.from_bytes(data[at + 2 : at + 4], "big")
+    frame = data[at : at + 2 + length]
+    with pytest.raises(jpeg.NotJpeg, match="second frame"):
+        jpeg.read_info(data[:at] + frame + data[at:])

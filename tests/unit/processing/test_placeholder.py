@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-import time
 
 import blurhash
 import pytest
@@ -131,17 +130,6 @@ def test_large_images_are_described_like_their_thumbnail() -> None:
     pictures = decoded(large.blurhash, 4, 3), decoded(thumbnail.blurhash, 4, 3)
     for x, y in ((0, 0), (2, 1), (3, 2)):
         assert near(pixel(pictures[0], x, y), pixel(pictures[1], x, y), 8)
-
-
-def test_describing_a_thumbnail_takes_well_under_five_ms() -> None:
-    thumbnail = imagegen.photo(160, 120)
-    describe(thumbnail)  # cosine tables are computed once per size
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        describe(thumbnail)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.005
 
 
 @pytest.mark.parametrize(

@@ -183,3 +183,45 @@ def test_reduced_scale_decode_keeps_colour_management(vips, samples) -> None:
 
     assert samples.near(samples.open_rendered(from_cmyk).getpixel((80, 40)), (255, 0, 0), 50)
     assert samples.near(samples.open_rendered(from_tagged).getpixel((80, 40)), (0, 255, 0), 50)
+
+
+def test_loaders_outside_the_allow_list_are_blocked() -> None:
+    """PPM is a trusted libvips format, blocked only by pixstash's own allow-list."""
+    import pyvips
+
+    with pytest.raises(pyvips.Error):
+        pyvips.Image.new_from_buffer(b"P3\n1 1\n255\n0 0 0\n", "")
+
+
+def test_disagreeing_exif_blocks_mean_no_lossless_copy(vips, samples) -> None:
+    """Decoders differ on which EXIF block counts; the full size is then re-encoded
+    upright, at the size libvips (and the upload's probe) reported."""
+    rotated, upright = Image.Exif(), Image.Exif()
+    rotated[0x0112], upright[0x0112] = 6, 1
+    data = samples.image_bytes(_photo((80, 40)), "JPEG", exif=rotated.tobytes())
+    second = b"Exif\x00\x00" + upright.tobytes()
+    app1 = b"\xff\xe1" + (len(second) + 2).to_bytes(2, "big") + second
+    at = data.index(b"\xff\xdb")  # before the first quantisation table
+    path = samples.raw(data[:at] + app1 + data[at:], ".jpg")
+
+    (full,) = vips.render(path, SourceFormat.JPEG, [(FULL, OutputFormat.JPEG)])
+
+    with samples.open_rendered(full) as image:
+        assert image.size == (full.width, full.height)
+        assert not image.getexif()
+
+
+def test_rgb_jpeg_without_adobe_marker_keeps_its_colours(vips, samples) -> None:
+    data = samples.image_bytes(Image.new("RGB", (32, 32), (250, 10, 10)), "JPEG", keep_rgb=True)
+    start = data.find(b"\xff\xee")
+    if start >= 0:  # drop the Adobe marker: only the component names say RGB
+        length = int.from_bytes(data[start + 2 : start + 4], "big")
+        data = data[:start] + data[start + 2 + length :]
+    path = samples.raw(data, ".jpg")
+    with Image.open(path) as source:
+        assert samples.near(source.convert("RGB").getpixel((16, 16)), (250, 10, 10), 20)
+
+    (full,) = vips.render(path, SourceFormat.JPEG, [(FULL, OutputFormat.JPEG)])
+
+    pixel = samples.open_rendered(full).convert("RGB").getpixel((16, 16))
+    assert samples.near(pixel, (250, 10, 10), 20)
