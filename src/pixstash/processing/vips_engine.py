@@ -140,12 +140,8 @@ class _Job:
     def __init__(self, path: Path, source_format: SourceFormat) -> None:
         self.path = path
         self.format = source_format
-        self.jpeg: jpeg.JpegInfo | None = None
-        if source_format is SourceFormat.JPEG:
-            try:
-                self.jpeg = jpeg.read_info(path.read_bytes())
-            except jpeg.NotJpeg:
-                self.jpeg = None  # let libjpeg judge it; it may still decode
+        self._jpeg: jpeg.JpegInfo | None = None
+        self._jpeg_read = source_format is not SourceFormat.JPEG
         header = pyvips.Image.new_from_file(str(path), access="sequential")
         width, height = header.width, header.height
         orientation = _orientation(header)
@@ -174,11 +170,23 @@ class _Job:
             results[index] = encoded[key]
         return [results[index] for index in range(len(targets))]
 
+    @property
+    def jpeg_info(self) -> jpeg.JpegInfo | None:
+        """The source's JPEG structure, parsed once, when a full-size JPEG is wanted."""
+        if not self._jpeg_read:
+            self._jpeg_read = True
+            try:
+                self._jpeg = jpeg.read_info(self.path.read_bytes())
+            except jpeg.NotJpeg:
+                self._jpeg = None  # let libjpeg judge it; it may still decode
+        return self._jpeg
+
     def _make(
         self, spec: VariantSpec, fmt: OutputFormat, size: tuple[int, int], full: bool
     ) -> Rendered:
-        if full and fmt is OutputFormat.JPEG and self.jpeg is not None and self._repackable():
-            data = jpeg.repack(self.jpeg)
+        info = self.jpeg_info if full and fmt is OutputFormat.JPEG else None
+        if info is not None and self._repackable(info):
+            data = jpeg.repack(info)
             if not carries_payload(data):
                 return Rendered(data, *self.size)
         made = self._full() if full else self._scaled(spec, size)
@@ -188,12 +196,10 @@ class _Job:
         width, height = spec.target_size(*self.size)
         return width * height
 
-    def _repackable(self) -> bool:
+    def _repackable(self, info: jpeg.JpegInfo) -> bool:
         """A lossless full-size copy is possible: the stored pixels are what to show."""
-        info = self.jpeg
         return (
-            info is not None
-            and info.frame in jpeg.WEB_FRAMES
+            info.frame in jpeg.WEB_FRAMES
             and info.precision == 8
             and len(info.components) in (1, 3)
             and info.adobe_transform in (None, 1)
@@ -268,7 +274,8 @@ class _Job:
         return self.full  # None: decode the file at the best reduced scale
 
     def _encode(self, image: pyvips.Image, fmt: OutputFormat, full: bool) -> bytes:
-        options = _EncodeContext(full=full, source=self.format, jpeg=self.jpeg)
+        info = self.jpeg_info if full else None  # its quality guides a full-size re-encode
+        options = _EncodeContext(full=full, source=self.format, jpeg=info)
         try:
             data = _ENCODERS[fmt](image, options)
         except pyvips.Error as exc:
