@@ -397,3 +397,31 @@ def test_share_page_shows_the_placeholder_until_the_image_loads(
     assert settled["loaded"] > 0
     assert (settled["image"], settled["colour"]) == ("", "")
     problems.assert_none()
+
+
+def test_share_page_plays_an_animation_as_video(page: tuple[Page, Problems]) -> None:
+    tab, problems = page
+    frames = [Image.new("RGB", (160, 90), (40 + 20 * i, 30, 90)) for i in range(8)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
+    uploaded = tab.request.post(
+        "/api/v1/images", data=out.getvalue(), headers={"content-type": "image/gif"}
+    )
+    assert uploaded.status == 201, uploaded.text()
+    image_id = uploaded.json()["id"]
+
+    tab.goto(f"/{image_id}")
+    tab.wait_for_function(
+        "document.querySelector('video#image')?.readyState >= 2", timeout=UPLOAD_TIMEOUT_MS
+    )
+    state = tab.evaluate(
+        """() => { const v = document.querySelector('video#image');
+                   return {src: v.currentSrc, muted: v.muted, loop: v.loop,
+                           width: v.videoWidth, height: v.videoHeight}; }"""
+    )
+
+    assert state["src"].endswith(f"/{image_id}.mp4")
+    assert state["muted"] is True
+    assert state["loop"] is True
+    assert (state["width"], state["height"]) == (160, 90)
+    problems.assert_none()
