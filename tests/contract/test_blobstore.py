@@ -1,4 +1,4 @@
-"""One contract for every BlobStore backend (local disk, memory)."""
+"""One contract for every BlobStore backend (local disk, memory, S3)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,22 @@ from pixstash.errors import BadRequest, BlobMissing
 from pixstash.storage.base import BlobStore
 from pixstash.storage.local import LocalBlobStore
 from pixstash.storage.memory import MemoryBlobStore
+from pixstash.storage.s3 import S3BlobStore
+from tests.s3server import S3Endpoint
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     backend: BlobStore
     if request.param == "local":
         backend = LocalBlobStore.from_url(f"file://{tmp_path}/blobs")
-    else:
+    elif request.param == "memory":
         backend = MemoryBlobStore.from_url("memory://")
+    else:  # a fresh bucket per test; a prefix, so key mapping is exercised too
+        s3: S3Endpoint = request.getfixturevalue("s3_endpoint")
+        backend = S3BlobStore.from_url(s3.storage_url(s3.new_bucket(), "pixstash"))
     await backend.check()
     yield backend
     await backend.close()

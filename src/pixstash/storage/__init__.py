@@ -1,1 +1,1 @@
-"""Blob storage: the BlobStore port and its backends (local disk, memory; S3 later)."""
+"""Blob storage: the BlobStore port and its backends (local disk, memory, S3)."""

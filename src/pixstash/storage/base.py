@@ -19,6 +19,7 @@ from pixstash.errors import BadRequest
 SCHEMES: dict[str, str] = {
     "file": "pixstash.storage.local:LocalBlobStore",
     "memory": "pixstash.storage.memory:MemoryBlobStore",
+    "s3": "pixstash.storage.s3:S3BlobStore",
 }
 
 
