@@ -1,9 +1,17 @@
-"""Shared fixtures: settings on a temp directory, the app with its lifespan, a client."""
+"""Shared fixtures: settings on a temp directory, the app with its lifespan, a client.
+
+Every test that uses ``database_url`` (and so ``settings``, ``db``, ``app``, ``client``)
+runs once per metadata backend: SQLite in a file of its own, and PostgreSQL in a
+throwaway database made for the test run (emptied before each test). Mark a test
+``@pytest.mark.db_backends("sqlite")`` when what it checks exists on one backend only.
+
+The PostgreSQL server and its throwaway databases: tests/pgserver.py.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,6 +21,26 @@ from fastapi import FastAPI
 from pixstash.config import Settings
 from pixstash.db.engine import Database
 from pixstash.db.migrate import upgrade
+from tests.pgserver import MigratedDatabase, PostgresServer
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "db_backends(*names): run only on these metadata backends (sqlite, postgresql)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("db_backends")
+    names = marker.args if marker is not None else BACKENDS
+    unknown = set(names) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown backends {sorted(unknown)}; valid: {BACKENDS}")
+    metafunc.parametrize("db_backend", names, indirect=True)
 
 
 @pytest.fixture
@@ -21,10 +49,66 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """The metadata backend of this test run (set by ``pytest_generate_tests``)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.check()
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres: PostgresServer) -> Iterator[MigratedDatabase]:
+    url = postgres.create("test")
+    upgrade(url)
+    database = MigratedDatabase(url)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that tests copy (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty metadata database for this test."""
+    if db_backend == "sqlite":
+        path = tmp_path / "pixstash.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite:///{path}"
+    migrated: MigratedDatabase = request.getfixturevalue("migrated_postgres")
+    migrated.empty()
+    return migrated.url
+
+
+@pytest.fixture
+def fresh_database_url(
+    db_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], str]:
+    """Makes new, empty (unmigrated) databases, for tests of the migrations themselves."""
+    if db_backend == "sqlite":
+        counter = iter(range(1_000_000))
+        return lambda: f"sqlite:///{tmp_path}/fresh{next(counter)}.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return lambda: server.create("migration")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         environment="test",
-        database_url=f"sqlite:///{tmp_path}/pixstash.db",
+        database_url=database_url,
         storage_url=f"file://{tmp_path}/blobs",
         tmp_dir=str(tmp_path / "tmp"),
         job_workers=0,  # tests run jobs explicitly unless they ask for workers
@@ -33,11 +117,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated SQLite metadata database of its own."""
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    upgrade(url)
-    database = Database(url)
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated metadata database of its own."""
+    database = Database(database_url)
     yield database
     await database.close()
 
@@ -56,7 +138,3 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"

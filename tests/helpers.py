@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import Engine, create_engine, func, select
 
+from pixstash.db.engine import sync_url
+from pixstash.db.models import Base
 from pixstash.wiring import Container
 
 
@@ -25,14 +29,26 @@ async def drain_jobs(container: Container) -> int:
     return done
 
 
-def snapshot(root: Path, database: Path) -> tuple[list[str], dict[str, int]]:
-    """Every file under ``root`` (except the database) and every table's row count."""
+def snapshot(root: Path, database_url: str) -> tuple[list[str], dict[str, int]]:
+    """Every file under ``root`` (except a SQLite database) and every table's row count."""
     files = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
         if p.is_file() and not p.name.startswith("pixstash.db")
     )
-    with sqlite3.connect(database) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    with sync_engine(database_url) as engine, engine.connect() as conn:
+        counts = {
+            table.name: conn.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
     return files, counts
+
+
+@contextmanager
+def sync_engine(database_url: str) -> Iterator[Engine]:
+    """A short-lived synchronous engine on a test database, to look from outside."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

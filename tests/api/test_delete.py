@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from pixstash.config import Settings
 from pixstash.errors import Conflict
 from tests import imagegen
 from tests.helpers import container_of, drain_jobs, snapshot
@@ -24,9 +25,9 @@ def stored_files(tmp_path: Path) -> list[str]:
 
 
 async def test_delete_removes_everything(
-    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
 ) -> None:
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     created = (await client.post("/api/v1/images", content=imagegen.jpeg_bytes())).json()
     await drain_jobs(container_of(app))
     image_id = created["id"]
@@ -55,7 +56,7 @@ async def test_delete_removes_everything(
     again = await client.delete(f"/api/v1/images/{image_id}", headers={"x-delete-token": token})
     assert again.status_code == 404
     assert await drain_jobs(container_of(app)) == 1  # the purge job: already done inline
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before
 
 
 async def test_shared_content_survives_until_the_last_image_goes(
@@ -164,10 +165,10 @@ async def test_a_stale_purge_cannot_touch_a_blob_in_use(
 
 
 async def test_a_multi_file_upload_failing_late_takes_back_the_earlier_files(
-    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
 ) -> None:
     container = container_of(app)
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     create_image = container.meta.create_image
     calls = 0
 
@@ -187,4 +188,4 @@ async def test_a_multi_file_upload_failing_late_takes_back_the_earlier_files(
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
     await drain_jobs(container)  # the safety-net purge jobs find nothing left to do
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before

@@ -177,7 +177,7 @@ async def test_hostile_upload_is_refused_and_leaves_nothing(
 ) -> None:
     assert callable(make)
     data = make()
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     name = "evil.png" if "png" in label else "evil.jpg"
     for response in (
         await client.post("/api/v1/images", content=data),
@@ -186,7 +186,7 @@ async def test_hostile_upload_is_refused_and_leaves_nothing(
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == code
         assert response.json()["error"]["message"]
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
@@ -197,26 +197,26 @@ def _jpeg_claiming(width: int, height: int) -> bytes:
 
 
 async def test_jpeg_header_claiming_65500_squared_is_too_large(
-    client: httpx.AsyncClient, tmp_path: Path
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     response = await client.post("/api/v1/images", content=_jpeg_claiming(65500, 65500))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "image-too-large"
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before
 
 
 async def test_one_bad_file_refuses_the_whole_request(
-    client: httpx.AsyncClient, tmp_path: Path
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     files = [
         ("image", ("ok.jpg", imagegen.jpeg_bytes(), "image/jpeg")),
         ("image", ("bad.jpg", b"not an image at all", "image/jpeg")),
     ]
     response = await client.post("/api/v1/images", files=files)
     assert response.status_code == 415
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before
 
 
 @pytest.mark.parametrize(
@@ -237,17 +237,12 @@ async def test_hostile_file_names_decide_nothing(
     assert not (tmp_path.parent / "etc").exists()
 
 
-async def test_file_too_large_is_decided_while_streaming(tmp_path: Path) -> None:
+async def test_file_too_large_is_decided_while_streaming(
+    settings: Settings, tmp_path: Path
+) -> None:
     from pixstash.web.app import create_app
 
-    small = Settings(
-        environment="test",
-        database_url=f"sqlite:///{tmp_path}/pixstash.db",
-        storage_url=f"file://{tmp_path}/blobs",
-        tmp_dir=str(tmp_path / "tmp"),
-        job_workers=0,
-        max_upload_bytes=100_000,
-    )
+    small = settings.model_copy(update={"max_upload_bytes": 100_000})
     app = create_app(small)
     sent = 0
 
@@ -259,7 +254,7 @@ async def test_file_too_large_is_decided_while_streaming(tmp_path: Path) -> None
             yield chunk
 
     async with app.router.lifespan_context(app):
-        before = snapshot(tmp_path, tmp_path / "pixstash.db")
+        before = snapshot(tmp_path, settings.database_url)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.post("/api/v1/images", content=body())
@@ -271,7 +266,7 @@ async def test_file_too_large_is_decided_while_streaming(tmp_path: Path) -> None
                 "/api/v1/images", content=b"x" * 10, headers={"content-length": str(10**10)}
             )
         assert declared.status_code == 413
-        assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+        assert snapshot(tmp_path, settings.database_url) == before
 
 
 async def test_gps_and_orientation_in_served_full_variant(
@@ -311,7 +306,7 @@ async def test_a_jpeg_that_only_fails_to_decode_later_is_marked_failed(
 async def test_the_file_limit_holds_when_all_parts_arrive_in_one_chunk(
     client: httpx.AsyncClient, settings: Settings, tmp_path: Path
 ) -> None:
-    before = snapshot(tmp_path, tmp_path / "pixstash.db")
+    before = snapshot(tmp_path, settings.database_url)
     tiny = imagegen.encode(Image.new("RGB", (4, 4), "red"), "PNG")
     files = [("image", (f"{n}.png", tiny, "image/png")) for n in range(25)]
     encoded = httpx.Request("POST", "http://t/", files=files)
@@ -323,9 +318,10 @@ async def test_the_file_limit_holds_when_all_parts_arrive_in_one_chunk(
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "too-many-files"
-    assert snapshot(tmp_path, tmp_path / "pixstash.db") == before
+    assert snapshot(tmp_path, settings.database_url) == before
 
 
+@pytest.mark.db_backends("sqlite")  # group commit; test_engine.py has the PostgreSQL case
 async def test_an_upload_cancelled_while_its_commit_is_queued_stays_consistent(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

@@ -1,7 +1,8 @@
-"""The JobQueue contract, run against db:// on SQLite."""
+"""The JobQueue contract, run against db:// on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -9,11 +10,11 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
-from pixstash.jobs.base import JobQueue
+from pixstash.jobs.base import Job, JobQueue
 from pixstash.jobs.dbqueue import DbJobQueue, worker_identity
 
 pytestmark = pytest.mark.anyio
@@ -135,3 +136,52 @@ async def test_a_worker_whose_lease_was_taken_cannot_reset_the_job(db: Database)
     assert await fast.claim() is not None
     await slow.fail(stale, "late failure")  # must not release fast's lease
     assert await DbJobQueue(db).claim() is None
+
+
+async def claim_all(queue: JobQueue) -> list[Job]:
+    claimed = []
+    while (job := await queue.claim()) is not None:
+        claimed.append(job)
+    return claimed
+
+
+async def test_two_servers_never_claim_the_same_job(db: Database) -> None:
+    await add_job(db, n=50)
+    other_server = Database(db.url.render_as_string(hide_password=False))
+    try:
+        first = DbJobQueue(db, identity="one:1:1")
+        second = DbJobQueue(other_server, identity="two:1:1")
+        mine, theirs = await asyncio.gather(claim_all(first), claim_all(second))
+    finally:
+        await other_server.close()
+    ids = [job.id for job in [*mine, *theirs]]
+    assert len(ids) == len(set(ids)) == 50  # each job claimed once, by one of them
+    assert {job.id for job in mine}.isdisjoint(job.id for job in theirs)
+    async with db.read() as session:
+        holders = dict((await session.execute(select(JobRow.id, JobRow.locked_by))).all())
+    assert {holders[job.id] for job in mine} <= {"one:1:1"}
+    assert {holders[job.id] for job in theirs} <= {"two:1:1"}
+
+
+@pytest.mark.db_backends("postgresql")  # SQLite has one writer at a time: nothing to skip
+async def test_a_claim_skips_a_job_another_claimer_has_locked(db: Database) -> None:
+    await add_job(db, n=2)
+    queue = DbJobQueue(db)
+    other_server = Database(db.url.render_as_string(hide_password=False))
+    try:
+        async with other_server.write() as session:  # mid-claim: the first job is locked
+            first = await session.scalar(
+                select(JobRow.id).order_by(JobRow.id).limit(1).with_for_update()
+            )
+            # no waiting for the lock: the claim takes the next job at once
+            job = await asyncio.wait_for(queue.claim(), 10)
+            assert job is not None
+            assert job.id != first
+            assert await asyncio.wait_for(queue.claim(), 10) is None
+            await session.execute(update(JobRow).where(JobRow.id == first).values(kind="kept"))
+    finally:
+        await other_server.close()
+    released = await queue.claim()
+    assert released is not None
+    assert released.id == first
+    assert released.kind == "kept"

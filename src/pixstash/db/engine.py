@@ -2,21 +2,26 @@
 
 SQLite runs in WAL mode with a busy timeout. Write transactions start with
 ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock; reads use a
-second engine with plain deferred transactions so they never wait for writers.
+second engine with plain deferred transactions so they never wait for writers. Writers
+of one process queue on a lock, and hot-path writes share commits (``batching.py``).
+
+PostgreSQL (psycopg 3, async) has row locks and many writers at once: one pooled engine
+serves reads and writes, with no process-wide write lock, and every write transaction
+is its own (READ COMMITTED; the statements lock the rows they change).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -99,14 +104,16 @@ class Database:
             _install_sqlite_pragmas(self.read_engine, immediate=False)
             _install_sqlite_pragmas(self.sync_write_engine, immediate=True)
         else:
-            engine = create_async_engine(self.url, pool_pre_ping=True, pool_size=10)
+            engine = create_async_engine(
+                self.url, pool_pre_ping=True, pool_size=10, max_overflow=10
+            )
             self.write_engine = self.read_engine = engine
             self.sync_write_engine = None
-        # In-process writers queue here (fairly) instead of sleep-polling SQLite's lock.
-        self._write_lock = asyncio.Lock()
+        # SQLite: in-process writers queue here (fairly) instead of sleep-polling its lock.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self._group = (
             GroupCommitter(self.sync_write_engine, self._write_lock)
-            if self.sync_write_engine is not None
+            if self.sync_write_engine is not None and self._write_lock is not None
             else None
         )
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -115,34 +122,35 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on error."""
-        try:
-            async with self._write_lock, self._write() as session, session.begin():
+        queue = self._write_lock or contextlib.nullcontext()
+        with _outage_is_unavailable():
+            async with queue, self._write() as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction and return its result once committed.
 
-        On SQLite, concurrent calls share one transaction and one COMMIT (group commit,
-        each in its own savepoint), run whole in one worker thread. ``work`` gets a
-        synchronous Connection, must not await, and may run beside other work."""
-        try:
-            if self.sync_write_engine is None:
-                async with self.write() as session:
-                    return await session.run_sync(lambda sync: work(sync.connection()))
-            assert self._group is not None
-            return await self._group.submit(work)
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
+        ``work`` gets a synchronous Connection and must not await. On SQLite, concurrent
+        calls share one transaction and one COMMIT (group commit, each in its own
+        savepoint), run whole in one worker thread, so ``work`` may run beside other work.
+        On PostgreSQL each call is its own transaction on the async driver (``run_sync``
+        runs ``work`` in a greenlet; no thread hop). Either way a caller cancelled while
+        its transaction is under way waits until it has committed or rolled back, so its
+        clean-up sees what really happened."""
+        with _outage_is_unavailable():
+            if self._group is not None:
+                return await self._group.submit(work)
+            return await _settle_before_cancelling(self._transaction(work))
+
+    async def _transaction(self, work: Callable[[Connection], T]) -> T:
+        async with self.write_engine.begin() as conn:
+            return await conn.run_sync(work)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        try:
+        with _outage_is_unavailable():
             async with self._read() as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
 
     async def ping(self) -> None:
         async with self.read() as session:
@@ -154,3 +162,28 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+async def _settle_before_cancelling(transaction: Coroutine[Any, Any, T]) -> T:
+    """Await ``transaction`` in its own task; if the caller is cancelled meanwhile, let
+    the transaction finish (commit or roll back) first, then raise CancelledError."""
+    task = asyncio.ensure_future(transaction)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller hears of the cancellation only
+        raise
+
+
+@contextlib.contextmanager
+def _outage_is_unavailable() -> Iterator[None]:
+    """The database is unreachable, lost the connection, or is out of space or locks
+    (OperationalError: retry later, 503); other driver errors are bugs and stay so."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            raise DatabaseUnavailable(f"Database error: {exc.orig}") from exc
+        raise

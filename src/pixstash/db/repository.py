@@ -87,6 +87,11 @@ def _to_variant(row: VariantRow) -> Variant:
     )
 
 
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters; drop them on every backend alike."""
+    return None if text is None else text.replace("\x00", "")
+
+
 def _job_rows(jobs: Sequence[NewJob], created_at: datetime) -> list[dict[str, Any]]:
     now = time.time()
     return [
@@ -142,6 +147,9 @@ class SqlMetadataStore:
     async def _create_image_once(
         self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
+        image = replace(
+            image, title=_storable(image.title), description=_storable(image.description)
+        )
         # Core statements built once, not the ORM: this is the upload hot path.
         blob_values = {
             "hash": blob.hash,

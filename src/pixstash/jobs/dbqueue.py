@@ -140,7 +140,7 @@ class DbJobQueue:
                     run_after=time.time() + delay,
                     lease_until=None,
                     locked_by=None,
-                    last_error=error[:2000],
+                    last_error=error[:2000].replace("\x00", ""),  # PostgreSQL text
                 )
             )
         return not dead

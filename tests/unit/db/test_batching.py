@@ -1,4 +1,6 @@
-"""Group commit: concurrent writes share one COMMIT, and one failure stays its own."""
+"""Group commit (SQLite): concurrent writes share one COMMIT, and one failure stays its own.
+
+What ``run_write`` promises on every backend is in test_engine.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
 from pixstash.errors import DatabaseUnavailable
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.db_backends("sqlite")]
 
 
 def add_job(kind: str, fail: bool = False):  # type: ignore[no-untyped-def]
