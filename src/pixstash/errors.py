@@ -22,6 +22,7 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     +-- BackendUnavailable (503 backend-unavailable)
     |   +-- StorageUnavailable (503 backend-unavailable)
     |   +-- DatabaseUnavailable (503 backend-unavailable)
+    |   +-- CacheUnavailable (503 backend-unavailable)
     +-- ConfigurationError (start-up only, never served)
 
 Adapters translate vendor exceptions into these (``raise X(...) from exc``) so no
@@ -141,6 +142,10 @@ class StorageUnavailable(BackendUnavailable):
 
 class DatabaseUnavailable(BackendUnavailable):
     default_message = "The database is unavailable; retry shortly."
+
+
+class CacheUnavailable(BackendUnavailable):
+    default_message = "The shared cache (Redis) is unavailable; retry shortly."
 
 
 class ConfigurationError(PixstashError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -154,7 +155,12 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "storage": "ok", "queue": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "storage": "ok",
+        "queue": "ok",
+        "cache": "ok",
+    }
 
 
 async def test_readiness_names_the_backend_that_is_down(
@@ -194,3 +200,22 @@ async def test_share_page_plays_animations_as_video(client: httpx.AsyncClient) -
     assert f'<meta property="og:video" content="{mp4}">' in page
     assert "<video" not in still_page
     assert "og:video" not in still_page
+
+
+async def test_readiness_names_redis_when_it_is_down(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    from pixstash.cache.redis import RedisSingleFlight
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    container_of(app).locks = RedisSingleFlight.from_url(
+        f"redis://127.0.0.1:{port}/0?socket_connect_timeout=0.5"
+    )
+
+    ready = await client.get("/readyz")
+
+    assert ready.status_code == 503
+    assert ready.json()["down"] == ["cache"]
+    await container_of(app).locks.close()

@@ -1,1 +1,1 @@
-"""State servers must share: single-flight locks (memory://, later redis://)."""
+"""State servers must share: single-flight locks (memory://, redis://)."""

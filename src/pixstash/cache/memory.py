@@ -29,5 +29,8 @@ class MemorySingleFlight:
             else:
                 self._locks[key] = (lock, users - 1)
 
+    async def check(self) -> None:
+        """Always ready: the locks live in this process."""
+
     async def close(self) -> None:
         self._locks.clear()

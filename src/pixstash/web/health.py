@@ -1,4 +1,4 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: database, storage, queue)."""
+"""Liveness (``/healthz``) and readiness (``/readyz``: database, storage, queue, cache)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ async def readyz(container: ContainerDep) -> JSONResponse:
         "database": container.meta.ping(),
         "storage": container.store.check(),
         "queue": container.queue.check(),
+        "cache": container.locks.check(),
     }
     results: dict[str, str] = {}
     for name, check in checks.items():

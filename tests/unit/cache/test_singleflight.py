@@ -36,3 +36,7 @@ async def test_other_keys_do_not_wait() -> None:
 async def _enter(flight: MemorySingleFlight, key: str) -> None:
     async with flight.hold(key):
         pass
+
+
+async def test_check_is_always_ready() -> None:
+    await MemorySingleFlight().check()
