@@ -7,6 +7,7 @@ Precedence (highest first): constructor arguments, environment, the TOML file na
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic_settings import (
 from pixstash.errors import ConfigurationError
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused in production)
+_URI_PATH = re.compile(r"[A-Za-z0-9/_.~-]+")
 
 
 def _config_file() -> Path | None:
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     )
     public_media_url: str | None = Field(
         default=None, description="Base URL for media links (CDN or cookieless media domain)."
+    )
+    accel_redirect_prefix: str = Field(
+        default="",
+        description="Behind nginx: answer local-disk media with `X-Accel-Redirect: "
+        "<prefix><storage key>` and no body (e.g. /_blobs/); empty: send the bytes.",
     )
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
@@ -108,6 +115,24 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("accel_redirect_prefix")
+    @classmethod
+    def _check_accel_prefix(cls, value: str) -> str:
+        segments = value.split("/")
+        if value and not (
+            len(value) > 2
+            and value.startswith("/")
+            and value.endswith("/")
+            and _URI_PATH.fullmatch(value)
+            and "." not in segments
+            and ".." not in segments
+        ):
+            raise ValueError(
+                f"PIXSTASH_ACCEL_REDIRECT_PREFIX={value!r} must be a URI path that starts and "
+                "ends with '/' (e.g. /_blobs/), matching an internal location of nginx."
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

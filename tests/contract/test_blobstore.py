@@ -108,3 +108,19 @@ async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
     assert await store.sweep_incomplete(3600) == 1
     assert [o.key async for o in store.iter_objects()] != []
     assert all(not o.key.startswith(".") for o in [o async for o in store.iter_objects()])
+
+
+async def test_local_blobs_are_readable_by_a_web_server(tmp_path: Path) -> None:
+    """nginx (X-Accel-Redirect) reads blobs as another user: not 0600 temp-file modes."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    store = LocalBlobStore(tmp_path / "blobs")
+    source = tmp_path / "upload"
+    source.write_bytes(b"original")
+    await store.put_file("original/aa/bb/x.jpg", source)
+    await store.put_bytes("thumb/aa/bb/x.jpg", b"variant")
+
+    for key in ("original/aa/bb/x.jpg", "thumb/aa/bb/x.jpg"):
+        path = store.local_path(key)
+        assert path is not None
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # 0644 under umask 022

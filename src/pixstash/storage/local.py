@@ -17,6 +17,18 @@ from pixstash.errors import BlobMissing, StorageUnavailable
 from pixstash.storage.base import StoredObject, validate_key
 
 
+def _blob_mode() -> int:
+    """Read-write for the owner, readable as the umask allows (0644 under umask 022), so
+    a web server in the service's group or with its umask (nginx serving X-Accel-Redirect)
+    can read blobs; temporary files would otherwise leave them 0600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+BLOB_MODE = _blob_mode()
+
+
 class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -49,6 +61,7 @@ class LocalBlobStore:
                 shutil.copyfile(source, tmp)
             try:
                 with open(tmp, "rb+") as handle:
+                    os.fchmod(handle.fileno(), BLOB_MODE)
                     os.fsync(handle.fileno())
                 os.replace(tmp, final)
             except BaseException:
@@ -65,6 +78,7 @@ class LocalBlobStore:
             fd, tmp = tempfile.mkstemp(dir=self._staging, prefix="put-")
             try:
                 with os.fdopen(fd, "wb") as handle:
+                    os.fchmod(handle.fileno(), BLOB_MODE)
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())

@@ -1,5 +1,11 @@
 """Media delivery (``/{id}{suffix}.{ext}``): the hot path, kept off FastAPI's
-dependency machinery. Immutable caching, strong ETags, 304, Range and HEAD."""
+dependency machinery. Immutable caching, strong ETags, 304, Range and HEAD.
+
+Behind nginx (``PIXSTASH_ACCEL_REDIRECT_PREFIX`` set), media on local disk are answered
+with ``X-Accel-Redirect: <prefix><storage key>`` and the delivery headers but no body:
+nginx sends the file itself (Range, HEAD and sendfile included). Media held in memory
+or read from S3 are still sent by the app. deploy/nginx/pixstash.conf is the other half.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +35,10 @@ async def media_endpoint(request: Request) -> Response:
         if parsed is None:
             raise ImageNotFound()
         media = await container.media.resolve(parsed.public_id, parsed.variant, parsed.output)
-    return media_response(request, media)
+    return media_response(request, media, accel_prefix=container.settings.accel_redirect_prefix)
 
 
-def media_response(request: Request, media: Media) -> Response:
+def media_response(request: Request, media: Media, *, accel_prefix: str = "") -> Response:
     etag = f'"{media.variant.etag}"'
     headers = dict(MEDIA_HEADERS)
     headers["etag"] = etag
@@ -41,6 +47,8 @@ def media_response(request: Request, media: Media) -> Response:
     if media.path is not None:
         if not media.path.is_file():  # deleted since it was resolved
             raise ImageNotFound()
+        if accel_prefix:
+            return _accel_redirect(media, accel_prefix, headers)
         return FileResponse(media.path, media_type=media.content_type, headers=headers)
     body = media.body or b""
     status = 200
@@ -57,6 +65,13 @@ def media_response(request: Request, media: Media) -> Response:
         headers["content-length"] = str(len(body))
         return Response(status_code=status, headers=headers, media_type=media.content_type)
     return Response(body, status_code=status, headers=headers, media_type=media.content_type)
+
+
+def _accel_redirect(media: Media, prefix: str, headers: dict[str, str]) -> Response:
+    """Headers only; nginx keeps Content-Type and Cache-Control from this response and
+    its internal location re-adds the others (ETag, nosniff, CSP) from ``$upstream_http_*``."""
+    headers["x-accel-redirect"] = prefix + media.variant.key
+    return Response(status_code=200, headers=headers, media_type=media.content_type)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
