@@ -369,3 +369,16 @@ async def test_an_upload_cancelled_while_its_commit_is_queued_stays_consistent(
 def sqlite3_rows(database_url: str) -> list[str]:
     with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
         return [row[0] for row in conn.execute("SELECT id FROM images")]
+
+
+async def test_control_characters_are_dropped_from_titles(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/images",
+        files={"image": ("a.jpg", imagegen.jpeg_bytes(), "image/jpeg")},
+        data={"title": " Sun\x00set\x1b[31m ", "description": "line one\nline\ttwo\x07"},
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["title"] == "Sunset[31m"
+    assert body["description"] == "line one\nline\ttwo"

@@ -4,6 +4,7 @@ processing job together, answer."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,8 +158,15 @@ def _discard_all(files: Sequence[StagedFile]) -> None:
         staged.discard()
 
 
+# C0 and C1 control characters but tab and newline: invisible in pages, and NUL cannot
+# be stored by PostgreSQL at all.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _trim(value: str | None, limit: int) -> str | None:
+    """User text as stored: no control characters, no outer whitespace, at most
+    ``limit`` characters; None when nothing is left."""
     if value is None:
         return None
-    value = value.strip()
+    value = _CONTROL.sub("", value).strip()
     return value[:limit] or None
