@@ -23,6 +23,7 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     |   +-- StorageUnavailable (503 backend-unavailable)
     |   +-- DatabaseUnavailable (503 backend-unavailable)
     |   +-- CacheUnavailable (503 backend-unavailable)
+    |   +-- QueueUnavailable (503 backend-unavailable)
     +-- ConfigurationError (start-up only, never served)
 
 Adapters translate vendor exceptions into these (``raise X(...) from exc``) so no
@@ -146,6 +147,10 @@ class DatabaseUnavailable(BackendUnavailable):
 
 class CacheUnavailable(BackendUnavailable):
     default_message = "The shared cache (Redis) is unavailable; retry shortly."
+
+
+class QueueUnavailable(BackendUnavailable):
+    default_message = "The job queue (RabbitMQ) is unavailable; retry shortly."
 
 
 class ConfigurationError(PixstashError):

@@ -1,4 +1,8 @@
-"""The JobQueue contract, run against db:// on SQLite and on PostgreSQL."""
+"""The JobQueue contract, run against db:// and amqp:// (outbox on SQLite and PostgreSQL).
+
+The lease tests below the contract are about db:// only; amqp:// specifics live in
+test_amqp.py.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,63 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy import select, update
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
+from pixstash.jobs.amqp import AmqpJobQueue
 from pixstash.jobs.base import Job, JobQueue
 from pixstash.jobs.dbqueue import DbJobQueue, worker_identity
+from tests import rabbitmq
 
 pytestmark = pytest.mark.anyio
 
+RETRY_SECONDS = 1.0  # amqp:// backoff in these tests: short, yet longer than a claim
+
+
+@pytest.fixture(params=["db", "amqp"])
+async def queue(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[JobQueue]:
+    if request.param == "db":
+        yield DbJobQueue(db, lease_seconds=30, max_attempts=3)
+        return
+    rabbitmq.require_broker()
+    url = rabbitmq.queue_url(prefetch=10, retry_delays=RETRY_SECONDS)
+    amqp = AmqpJobQueue.from_url(url, db=db, lease_seconds=30, max_attempts=3)
+    try:
+        yield amqp
+    finally:
+        await amqp.close()
+        await rabbitmq.delete_queues(amqp.queue_names)
+
 
 @pytest.fixture
-def queue(db: Database) -> JobQueue:
-    return DbJobQueue(db, lease_seconds=30, max_attempts=3)
+def let_backoff_pass(db: Database, queue: JobQueue) -> Callable[[], Awaitable[None]]:
+    """db:// moves the retry time into the past; amqp:// retries after its (short) TTL."""
+
+    async def due_now() -> None:
+        if isinstance(queue, DbJobQueue):
+            async with db.write() as session:
+                row = (await session.scalars(select(JobRow))).one()
+                assert row.run_after > time.time()
+                row.run_after = time.time() - 1
+
+    return due_now
+
+
+async def claim_within(queue: JobQueue, seconds: float) -> Job:
+    """Claim, waiting (woken by the queue) until a job is due or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while (job := await queue.claim()) is None:
+        assert time.monotonic() < deadline, "no job became due in time"
+        await queue.wait(0.1)
+    return job
+
+
+def pending_and_dead(stats: dict[str, int]) -> dict[str, int]:
+    return {"pending": stats["pending"], "dead": stats["dead"]}
 
 
 async def add_job(db: Database, kind: str = "k", n: int = 1, **fields: object) -> None:
@@ -49,26 +95,27 @@ async def test_complete_removes_the_job(db: Database, queue: JobQueue) -> None:
     await add_job(db)
     job = await queue.claim()
     assert job is not None
+    assert pending_and_dead(await queue.stats()) == {"pending": 1, "dead": 0}
     await queue.complete(job)
-    assert await queue.stats() == {"pending": 0, "dead": 0}
+    assert pending_and_dead(await queue.stats()) == {"pending": 0, "dead": 0}
+    assert await queue.claim() is None
 
 
-async def test_fail_retries_with_backoff_then_dead_letters(db: Database, queue: JobQueue) -> None:
+async def test_fail_retries_with_backoff_then_dead_letters(
+    db: Database, queue: JobQueue, let_backoff_pass: Callable[[], Awaitable[None]]
+) -> None:
     await add_job(db)
+    job = await queue.claim()
     for attempt in (1, 2):
-        job = await queue.claim()
         assert job is not None
         assert job.attempts == attempt
         assert await queue.fail(job, "boom") is True
         assert await queue.claim() is None  # backoff: not due yet
-        async with db.write() as session:  # let time pass
-            row = (await session.scalars(select(JobRow))).one()
-            assert row.run_after > time.time()
-            row.run_after = time.time() - 1
-    job = await queue.claim()
-    assert job is not None
+        await let_backoff_pass()
+        job = await claim_within(queue, 10)
+    assert job.attempts == 3
     assert await queue.fail(job, "boom") is False
-    assert await queue.stats() == {"pending": 0, "dead": 1}
+    assert pending_and_dead(await queue.stats()) == {"pending": 0, "dead": 1}
     assert await queue.claim() is None
 
 

@@ -13,6 +13,8 @@ from typing import Protocol
 # scheme -> "module:Class"; imported lazily by the composition root.
 SCHEMES: dict[str, str] = {
     "db": "pixstash.jobs.dbqueue:DbJobQueue",
+    "amqp": "pixstash.jobs.amqp:AmqpJobQueue",
+    "amqps": "pixstash.jobs.amqp:AmqpJobQueue",
 }
 
 PROCESS_BLOB = "process-blob"
