@@ -127,6 +127,11 @@ def shard(content_hash: str) -> str:
     return f"{content_hash[:2]}/{content_hash[2:4]}/{content_hash}"
 
 
+# Objects sent straight to storage by clients (presigned or signed direct uploads) land
+# here until the upload is completed; lifecycle rules and `pixstash gc` expire leftovers.
+INCOMING_PREFIX = "incoming/"
+
+
 def original_key(content_hash: str, fmt: SourceFormat) -> str:
     return f"original/{shard(content_hash)}.{fmt.extension}"
 
