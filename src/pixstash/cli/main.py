@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +17,7 @@ from rich.table import Table
 
 from pixstash.config import Settings, load_settings
 from pixstash.errors import ConfigurationError
+from pixstash.services.maintenance import INCOMING_GRACE_SECONDS, GcReport
 
 app = typer.Typer(
     help="pixstash: a self-hostable image upload and sharing service.",
@@ -23,7 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+storage_app = typer.Typer(help="Blob storage management.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
 console = Console(stderr=True)
+log = logging.getLogger("pixstash.worker")
 
 
 def _settings() -> Settings:
@@ -114,18 +120,47 @@ def serve(
 
 @app.command()
 def worker(
-    concurrency: Annotated[
-        int | None, typer.Option(help="Jobs run at once (default: CPU count).")
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes, supervised by this one (default: CPU count). "
+            "1 runs the jobs in this process, with no supervisor.",
+        ),
     ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Jobs run at once per process (default: PIXSTASH_JOB_WORKERS when set, "
+            "else 1 per process; with --processes 1, PIXSTASH_JOB_WORKERS or CPU count).",
+        ),
+    ] = None,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Run background jobs in this process, without serving HTTP."""
+    """Run background jobs without serving HTTP: one process per core by default."""
     settings = _settings()
     _check_backends(settings)
     _configure_logging(settings.log_level)
-    asyncio.run(_run_worker(settings, concurrency or settings.job_workers or 1))
+    count = processes or os.cpu_count() or 1
+    explicit = settings.job_workers if "job_workers" in settings.model_fields_set else None
+    if count == 1:
+        jobs = concurrency or explicit or settings.job_workers or 1
+        asyncio.run(_run_worker(settings, jobs, parent_pid))
+        return
+    from pixstash.cli.supervisor import Supervisor, child_command
+
+    jobs = concurrency or explicit or 1
+    console.print(
+        f"pixstash worker: {count} processes, {jobs} job(s) at once in each; Ctrl-C stops"
+    )
+    code = Supervisor(child_command(jobs, python=sys.executable), count).run()
+    if code:
+        console.print("[red]worker processes keep failing at start; see the log above[/red]")
+        raise typer.Exit(code)
 
 
-async def _run_worker(settings: Settings, concurrency: int) -> None:
+async def _run_worker(settings: Settings, concurrency: int, parent_pid: int | None) -> None:
     from pixstash.wiring import build_container
 
     container = build_container(settings)
@@ -133,14 +168,35 @@ async def _run_worker(settings: Settings, concurrency: int) -> None:
     container.runner = runner
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await runner.start()
-    console.print(f"pixstash worker running {concurrency} job(s) at once; Ctrl-C stops")
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if parent_pid is None:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        watchdog = None
+    else:  # the supervisor forwards Ctrl-C as SIGTERM; a terminal's SIGINT is not ours
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        watchdog = asyncio.create_task(_stop_when_orphaned(parent_pid, stop))
     try:
+        await runner.start()
+        if parent_pid is None:
+            console.print(f"pixstash worker running {concurrency} job(s) at once; Ctrl-C stops")
+        else:
+            log.info("worker process %d running %d job(s) at once", os.getpid(), concurrency)
         await stop.wait()
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         await container.close()
+
+
+async def _stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    """A supervisor killed with SIGKILL cannot stop its children: they notice and stop."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("the supervising process %d is gone; stopping", parent_pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 @db_app.command("upgrade")
@@ -153,32 +209,94 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     console.print(f"database at revision {current_revision(settings.database_url)}")
 
 
+@storage_app.command("setup")
+def storage_setup(
+    cold_after_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Move originals older than this many days to --cold-class."),
+    ] = None,
+    cold_class: Annotated[
+        str, typer.Option(help="Storage class for old originals (S3 only).")
+    ] = "STANDARD_IA",
+) -> None:
+    """Install the bucket lifecycle rules that clean up storage (S3); run again to change."""
+    from pixstash.storage.base import SCHEMES
+    from pixstash.storage.s3 import S3BlobStore
+    from pixstash.wiring import backend_class
+
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    try:
+        store_cls = backend_class("storage", settings.storage_url, SCHEMES)
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    if store_cls is not S3BlobStore:
+        console.print(
+            f"{settings.storage_url.split('://', 1)[0]}:// storage has no lifecycle rules to "
+            "install: run `pixstash gc` daily instead (it removes incomplete writes and "
+            "uploads left under incoming/ for a day)."
+        )
+        return
+    _install_lifecycle(settings, cold_after_days, cold_class)
+
+
+def _install_lifecycle(settings: Settings, cold_after_days: int | None, cold_class: str) -> None:
+    from pixstash.errors import PixstashError
+    from pixstash.storage.lifecycle import describe_rule, install_lifecycle
+    from pixstash.storage.s3 import S3BlobStore
+
+    try:
+        store = S3BlobStore.from_url(settings.storage_url)
+        try:
+            result = install_lifecycle(
+                store, cold_after_days=cold_after_days, cold_class=cold_class
+            )
+        finally:
+            asyncio.run(store.close())
+    except PixstashError as exc:
+        console.print(f"[red]could not install the lifecycle rules:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"lifecycle rules of bucket {store.bucket}:")
+    for rule in result.installed:
+        console.print(f"  set  {rule['ID']}: {describe_rule(rule)}")
+    for rule in result.kept:
+        console.print(f"  kept {rule.get('ID', '(no id)')}: {describe_rule(rule)}")
+
+
 @app.command()
 def gc(
     grace: Annotated[
         int | None,
         typer.Option(help="Only remove orphans older than this many seconds (default 3600)."),
     ] = None,
+    incoming_grace: Annotated[
+        int,
+        typer.Option(min=0, help="Remove direct uploads left in incoming/ this long (seconds)."),
+    ] = INCOMING_GRACE_SECONDS,
     dry_run: Annotated[bool, typer.Option(help="Report, remove nothing.")] = False,
 ) -> None:
-    """Remove orphan blobs, finish interrupted deletions, sweep stale temp files."""
+    """Remove orphan blobs and abandoned uploads, finish deletions, sweep stale temp files."""
     settings = _settings()
     _configure_logging(settings.log_level)
     age = settings.tmp_max_age_seconds if grace is None else grace
-    report = asyncio.run(_gc(settings, age, dry_run))
+    report = asyncio.run(_gc(settings, age, incoming_grace, dry_run))
     verb = "would remove" if dry_run else "removed"
     console.print(
-        f"{verb} {report.orphan_objects} orphan object(s) ({report.orphan_bytes} bytes), "
+        f"{verb} {report.orphan_objects} orphan object(s) ({report.orphan_bytes} bytes) and "
+        f"{report.incoming_objects} abandoned upload(s) ({report.incoming_bytes} bytes), "
         f"finished {report.purged_blobs} deletion(s), swept {report.temp_files} temp file(s)"
     )
 
 
-async def _gc(settings: Settings, grace: int, dry_run: bool):  # type: ignore[no-untyped-def]
+async def _gc(settings: Settings, grace: int, incoming_grace: int, dry_run: bool) -> GcReport:
     from pixstash.wiring import build_container
 
     container = build_container(settings)
     try:
-        return await container.maintenance.collect_garbage(grace_seconds=grace, dry_run=dry_run)
+        return await container.maintenance.collect_garbage(
+            grace_seconds=grace, incoming_grace_seconds=incoming_grace, dry_run=dry_run
+        )
     finally:
         await container.close()
 

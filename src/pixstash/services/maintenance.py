@@ -1,15 +1,21 @@
 """Garbage collection: finish interrupted deletions, remove orphan blobs and stale
-temp files. Orphans younger than the grace period are left alone: they may belong to an
-upload whose row is being committed right now."""
+temp files, expire abandoned direct uploads. Orphans younger than the grace period are
+left alone: they may belong to an upload whose row is being committed right now.
+
+Objects under ``incoming/`` are not orphans: a client may still be sending one, or about
+to complete it. They have their own grace (a day by default, like the bucket lifecycle
+rule ``pixstash storage setup`` installs on S3)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 
 from pixstash.db.base import MetadataStore
+from pixstash.domain.model import INCOMING_PREFIX
 from pixstash.services.images import ImageService
 from pixstash.services.staging import StagingArea
 from pixstash.storage.base import BlobStore
@@ -21,6 +27,15 @@ class GcReport:
     orphan_objects: int
     orphan_bytes: int
     temp_files: int
+    incoming_objects: int = 0
+    incoming_bytes: int = 0
+
+
+INCOMING_GRACE_SECONDS = 24 * 3600
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class MaintenanceService:
@@ -30,13 +45,22 @@ class MaintenanceService:
         store: BlobStore,
         images: ImageService,
         staging: StagingArea,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.meta = meta
         self.store = store
         self.images = images
         self.staging = staging
+        self.clock = clock
 
-    async def collect_garbage(self, *, grace_seconds: float, dry_run: bool = False) -> GcReport:
+    async def collect_garbage(
+        self,
+        *,
+        grace_seconds: float,
+        dry_run: bool = False,
+        incoming_grace_seconds: float = INCOMING_GRACE_SECONDS,
+    ) -> GcReport:
         purged = 0
         for content_hash in await self.meta.blobs_to_purge():
             if not dry_run and await self.images.purge_blob(
@@ -44,10 +68,10 @@ class MaintenanceService:
             ):
                 purged += 1
         known = await self.meta.known_keys()
-        cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+        cutoff = self.clock() - timedelta(seconds=grace_seconds)
         count = size = 0
         async for obj in self.store.iter_objects():
-            if obj.key in known or obj.modified > cutoff:
+            if obj.key in known or obj.modified > cutoff or obj.key.startswith(INCOMING_PREFIX):
                 continue
             if dry_run or await self._remove_orphan(obj.key, cutoff):
                 count += 1
@@ -56,7 +80,31 @@ class MaintenanceService:
         if not dry_run:
             temp = await anyio.to_thread.run_sync(self.staging.sweep, grace_seconds)
             temp += await self.store.sweep_incomplete(grace_seconds)
-        return GcReport(purged, count, size, temp)
+        incoming, incoming_size = await self.expire_incoming(
+            grace_seconds=incoming_grace_seconds, dry_run=dry_run
+        )
+        return GcReport(purged, count, size, temp, incoming, incoming_size)
+
+    async def expire_incoming(
+        self, *, grace_seconds: float, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Delete direct uploads left under ``incoming/`` longer than the grace period.
+
+        Returns how many objects and bytes (that would be) removed.
+        """
+        cutoff = self.clock() - timedelta(seconds=grace_seconds)
+        count = size = 0
+        async for obj in self.store.iter_objects(INCOMING_PREFIX):
+            if obj.modified > cutoff:
+                continue
+            if not dry_run:
+                current = await self.store.stat(obj.key)  # a retry may have rewritten it
+                if current is None or current.modified > cutoff:
+                    continue
+                await self.store.delete(obj.key)
+            count += 1
+            size += obj.size
+        return count, size
 
     async def _remove_orphan(self, key: str, cutoff: datetime) -> bool:
         """Look again right before deleting: the listing may be minutes old by now."""
