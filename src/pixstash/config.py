@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     )
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    direct_upload_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="How long a direct upload (POST /api/v1/uploads) may take to start "
+        "sending; completing it gets as long again.",
+    )
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_files_per_request: int = Field(default=20, ge=1)
     max_decode_bytes: int = Field(

@@ -10,9 +10,14 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     +-- Unauthorized (401 unauthorized)
     +-- Forbidden (403 forbidden)
     |   +-- InvalidDeleteToken (403 invalid-delete-token)
+    |   +-- InvalidUploadSignature (403 invalid-upload-signature)
     +-- NotFound (404 not-found)
     |   +-- ImageNotFound (404 image-not-found)
+    |   +-- UploadNotFound (404 upload-not-found)
     +-- Conflict (409 conflict)
+    |   +-- UploadMissing (409 upload-missing)
+    |   +-- UploadFailed (409 upload-failed)
+    +-- UploadExpired (410 upload-expired)
     +-- FileTooLarge (413 file-too-large)
     +-- UnsupportedMediaType (415 unsupported-media-type)
     +-- ImageRejected (422 image-rejected)
@@ -89,10 +94,42 @@ class ImageNotFound(NotFound):
     default_message = "No image has this id; it may have been deleted."
 
 
+class InvalidUploadSignature(Forbidden):
+    code = "invalid-upload-signature"
+    default_message = (
+        "The upload's signed fields are missing, altered or wrong; send them exactly as "
+        "POST /api/v1/uploads returned them."
+    )
+
+
+class UploadNotFound(NotFound):
+    code = "upload-not-found"
+    default_message = "No upload has this id; start one with POST /api/v1/uploads."
+
+
 class Conflict(PixstashError):
     code = "conflict"
     status = 409
     default_message = "The request conflicts with the current state; retry."
+
+
+class UploadMissing(Conflict):
+    code = "upload-missing"
+    default_message = (
+        "No file has been uploaded for this upload yet; POST the fields and the file to "
+        "its url first, then complete it."
+    )
+
+
+class UploadFailed(Conflict):
+    code = "upload-failed"
+    default_message = "This upload was refused earlier; start a new one."
+
+
+class UploadExpired(PixstashError):
+    code = "upload-expired"
+    status = 410
+    default_message = "This upload has expired; start a new one with POST /api/v1/uploads."
 
 
 class FileTooLarge(PixstashError):

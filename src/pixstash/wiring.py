@@ -19,6 +19,7 @@ from pixstash.cache.base import SingleFlight
 from pixstash.config import Settings
 from pixstash.db.engine import Database
 from pixstash.db.repository import SqlMetadataStore
+from pixstash.db.upload_sessions import SqlUploadSessionStore
 from pixstash.errors import ConfigurationError
 from pixstash.jobs import base as jobs_base
 from pixstash.jobs.base import PROCESS_BLOB, PURGE_BLOB, JobQueue
@@ -26,6 +27,7 @@ from pixstash.jobs.worker import JobRunner
 from pixstash.processing.base import ImageEngine
 from pixstash.processing.engines import make_engine
 from pixstash.services.delivery import MediaCache, MediaService
+from pixstash.services.direct_uploads import DirectUploadService
 from pixstash.services.images import ImageService
 from pixstash.services.links import LinkBuilder
 from pixstash.services.maintenance import MaintenanceService
@@ -71,6 +73,7 @@ class Container:
     media: MediaService
     images: ImageService
     maintenance: MaintenanceService
+    direct_uploads: DirectUploadService
     runner: JobRunner | None = field(default=None)
 
     def links(self, request_base: str) -> LinkBuilder:
@@ -124,6 +127,18 @@ def build_container(settings: Settings) -> Container:
     )
     media = MediaService(meta, store, renditions, cache)
     images = ImageService(meta, store, media)
+    uploads = UploadService(
+        meta, store, queue, engine, images, max_pixels=settings.max_pixels, cpu=cpu
+    )
+    direct_uploads = DirectUploadService(
+        SqlUploadSessionStore(db),
+        store,
+        uploads,
+        staging,
+        secret=settings.secret_key.get_secret_value().encode(),
+        max_bytes=settings.max_upload_bytes,
+        ttl_seconds=settings.direct_upload_seconds,
+    )
     return Container(
         settings=settings,
         db=db,
@@ -133,11 +148,10 @@ def build_container(settings: Settings) -> Container:
         locks=locks,
         engine=engine,
         staging=staging,
-        uploads=UploadService(
-            meta, store, queue, engine, images, max_pixels=settings.max_pixels, cpu=cpu
-        ),
+        uploads=uploads,
         renditions=renditions,
         media=media,
         images=images,
         maintenance=MaintenanceService(meta, store, images, staging),
+        direct_uploads=direct_uploads,
     )

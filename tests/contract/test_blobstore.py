@@ -124,3 +124,23 @@ async def test_local_blobs_are_readable_by_a_web_server(tmp_path: Path) -> None:
         path = store.local_path(key)
         assert path is not None
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # 0644 under umask 022
+
+
+async def test_read_head_gives_the_first_bytes(store: BlobStore) -> None:
+    await store.put_bytes("incoming/head", b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+    assert await store.read_head("incoming/head", 8) == b"\x89PNG\r\n\x1a\n"
+    assert await store.read_head("incoming/head", 1000) == b"\x89PNG\r\n\x1a\n" + b"x" * 100
+    with pytest.raises(BlobMissing):
+        await store.read_head("incoming/absent", 8)
+
+
+async def test_presigned_post_only_where_clients_reach_the_store(store: BlobStore) -> None:
+    post = await store.presigned_post(
+        "incoming/abc", content_type="image/png", max_bytes=10, expires_seconds=60
+    )
+    if isinstance(store, S3BlobStore):
+        assert post is not None
+        assert post.fields["key"].endswith("/incoming/abc")
+        assert post.fields["Content-Type"] == "image/png"
+    else:  # the app signs its own upload URL instead
+        assert post is None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from pixstash.domain.model import Blob, Image, Placeholder, Variant
@@ -25,6 +27,55 @@ class CreatedImage:
 class DeletedImage:
     image: Image
     orphaned_hash: str | None  # set when this was the blob's last reference
+
+
+class UploadState(enum.StrEnum):
+    """pending -> completing (one completer holds it) -> completed | failed; a completer
+    that could not finish (object missing, backend down) puts it back to pending."""
+
+    PENDING = "pending"
+    COMPLETING = "completing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    """A direct upload in progress: the client sends the bytes to ``key`` (under
+    ``incoming/``), then completes it; ``image_id`` is set once completed."""
+
+    id: str
+    key: str
+    filename: str | None
+    content_type: str
+    size: int  # declared by the client; the object may not be larger
+    state: UploadState
+    created_at: datetime
+    expires_at: datetime
+    title: str | None = None
+    description: str | None = None
+    image_id: str | None = None
+
+
+class UploadSessionStore(Protocol):
+    """Upload sessions (presigned or app-signed direct uploads) in the metadata database."""
+
+    async def create_upload_session(self, session: UploadSession) -> None: ...
+
+    async def get_upload_session(self, session_id: str) -> UploadSession | None: ...
+
+    async def claim_upload_session(
+        self, session_id: str, *, stale_after: float
+    ) -> UploadSession | None:
+        """Move a pending session to completing (or take over a completing claim older
+        than ``stale_after`` seconds, left by a crash); None if it cannot be claimed."""
+        ...
+
+    async def finish_upload_session(
+        self, session_id: str, state: UploadState, *, image_id: str | None = None
+    ) -> None:
+        """Leave the completing state: back to pending, or to completed or failed."""
+        ...
 
 
 class MetadataStore(Protocol):

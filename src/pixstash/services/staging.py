@@ -44,8 +44,9 @@ class StagingArea:
         self.memory_used = 0
         root.mkdir(parents=True, exist_ok=True)
 
-    def open(self, filename: str | None = None) -> StagedWriter:
-        return StagedWriter(self, filename)
+    def open(self, filename: str | None = None, *, max_bytes: int | None = None) -> StagedWriter:
+        """``max_bytes`` lowers the limit for this file (a size the client declared)."""
+        return StagedWriter(self, filename, max_bytes)
 
     def temp_path(self, suffix: str = "") -> Path:
         fd, name = tempfile.mkstemp(dir=self.root, prefix="work-", suffix=suffix)
@@ -75,9 +76,12 @@ class StagedWriter:
     go to disk as they arrive.
     """
 
-    def __init__(self, area: StagingArea, filename: str | None) -> None:
+    def __init__(
+        self, area: StagingArea, filename: str | None, max_bytes: int | None = None
+    ) -> None:
         self.area = area
-        self.filename = _clean_filename(filename)
+        self.filename = clean_filename(filename)
+        self.max_bytes = area.max_bytes if max_bytes is None else min(max_bytes, area.max_bytes)
         self._buffer = bytearray()
         self._file: IO[bytes] | None = None
         self.path: Path | None = None
@@ -86,8 +90,12 @@ class StagedWriter:
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
-        if self.size > self.area.max_bytes:
+        if self.size > self.max_bytes:
             self.discard()
+            if self.max_bytes < self.area.max_bytes:
+                raise FileTooLarge(
+                    f"The file is larger than the {self.max_bytes} bytes declared for it."
+                )
             limit_mb = self.area.max_bytes / (1024 * 1024)
             raise FileTooLarge(f"The file is larger than {limit_mb:g} MB; upload a smaller file.")
         self._hash.update(data)
@@ -146,7 +154,7 @@ class StagedWriter:
             self.path.unlink(missing_ok=True)
 
 
-def _clean_filename(name: str | None) -> str | None:
+def clean_filename(name: str | None) -> str | None:
     """Keep a client's file name only as a harmless label (it decides nothing)."""
     if not name:
         return None

@@ -88,6 +88,18 @@ class UploadService:
         finally:
             await anyio.to_thread.run_sync(_discard_all, files)
 
+    async def ingest_one(
+        self, staged: StagedFile, meta: UploadMeta, *, delete_token: str | None = None
+    ) -> Uploaded:
+        """One file, with a delete token chosen by the caller (a completed direct upload
+        derives it, so that completing again answers the same token). The staged file
+        is consumed whatever happens."""
+        try:
+            probe = await self.validate(staged)
+            return await self._store(staged, probe, meta, delete_token)
+        finally:
+            await anyio.to_thread.run_sync(staged.discard)
+
     async def _drop_unreferenced(self, key: str) -> None:
         """The row was not committed: remove the original unless a row uses it (best
         effort; `pixstash gc` removes what a failure here leaves)."""
@@ -105,7 +117,13 @@ class UploadService:
             except PixstashError as exc:
                 log.warning("could not take back %s: %s", uploaded.image.id, exc)
 
-    async def _store(self, staged: StagedFile, probe: Probe, meta: UploadMeta) -> Uploaded:
+    async def _store(
+        self,
+        staged: StagedFile,
+        probe: Probe,
+        meta: UploadMeta,
+        delete_token: str | None = None,
+    ) -> Uploaded:
         blob = Blob(
             hash=staged.sha256,
             format=probe.format,
@@ -119,7 +137,7 @@ class UploadService:
         # so a concurrent `gc` does not take an identical orphan from under us.
         key = original_key(blob.hash, blob.format)
         await self.store.put_file(key, staged.path)
-        token = new_delete_token()
+        token = delete_token or new_delete_token()
         image = Image(
             id=new_public_id(),
             blob_hash=blob.hash,
@@ -128,8 +146,8 @@ class UploadService:
             height=probe.height,
             frames=probe.frames,
             size=staged.size,
-            title=_trim(meta.title, MAX_TITLE),
-            description=_trim(meta.description, MAX_DESCRIPTION),
+            title=trim_text(meta.title, MAX_TITLE),
+            description=trim_text(meta.description, MAX_DESCRIPTION),
             visibility=meta.visibility,
             status=ImageStatus.PENDING,
             created_at=datetime.now(UTC),
@@ -163,7 +181,7 @@ def _discard_all(files: Sequence[StagedFile]) -> None:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _trim(value: str | None, limit: int) -> str | None:
+def trim_text(value: str | None, limit: int) -> str | None:
     """User text as stored: no control characters, no outer whitespace, at most
     ``limit`` characters; None when nothing is left."""
     if value is None:

@@ -30,6 +30,15 @@ class StoredObject:
     modified: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PresignedPost:
+    """An HTML-form style upload straight to the store: POST ``fields`` then ``file``
+    (multipart/form-data, the file last) to ``url``."""
+
+    url: str
+    fields: dict[str, str]
+
+
 class BlobStore(Protocol):
     async def put_file(self, key: str, path: Path) -> None:
         """Store a copy of the file at ``path`` under ``key``; ``path`` stays the caller's."""
@@ -38,6 +47,10 @@ class BlobStore(Protocol):
     async def put_bytes(self, key: str, data: bytes) -> None: ...
 
     async def get_bytes(self, key: str) -> bytes: ...
+
+    async def read_head(self, key: str, length: int) -> bytes:
+        """The first ``length`` bytes of the object (fewer if it is shorter)."""
+        ...
 
     async def download(self, key: str, dest: Path) -> None:
         """Copy the object to a local file (for decoders that need a path)."""
@@ -53,6 +66,14 @@ class BlobStore(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for ``key`` when the backend is local disk, else None."""
+        ...
+
+    async def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost | None:
+        """A presigned POST whose policy allows one object of 1..``max_bytes`` bytes with
+        exactly ``content_type`` under ``key``, or None when clients cannot reach the store
+        directly (local disk, memory): then the app receives the bytes itself."""
         ...
 
     async def sweep_incomplete(self, older_than_seconds: float) -> int:

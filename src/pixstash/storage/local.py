@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 
 from pixstash.errors import BlobMissing, StorageUnavailable
-from pixstash.storage.base import StoredObject, validate_key
+from pixstash.storage.base import PresignedPost, StoredObject, validate_key
 
 
 def _blob_mode() -> int:
@@ -101,6 +101,20 @@ class LocalBlobStore:
         except OSError as exc:
             raise StorageUnavailable(f"Could not read blob: {exc.strerror}") from exc
 
+    async def read_head(self, key: str, length: int) -> bytes:
+        path = self._path(key)
+
+        def read() -> bytes:
+            try:
+                with open(path, "rb") as handle:
+                    return handle.read(length)
+            except FileNotFoundError:
+                raise BlobMissing(f"Blob {key} is missing.") from None
+            except OSError as exc:
+                raise StorageUnavailable(f"Could not read blob: {exc.strerror}") from exc
+
+        return await anyio.to_thread.run_sync(read)
+
     async def download(self, key: str, dest: Path) -> None:
         source = self._path(key)
 
@@ -160,6 +174,11 @@ class LocalBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    async def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost | None:
+        return None  # clients send the bytes to the app, which signs its own URL
 
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
         def sweep() -> int:

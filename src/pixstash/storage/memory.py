@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from pixstash.errors import BlobMissing
-from pixstash.storage.base import StoredObject, validate_key
+from pixstash.storage.base import PresignedPost, StoredObject, validate_key
 
 
 class MemoryBlobStore:
@@ -33,6 +33,9 @@ class MemoryBlobStore:
         except KeyError:
             raise BlobMissing(f"Blob {key} is missing.") from None
 
+    async def read_head(self, key: str, length: int) -> bytes:
+        return (await self.get_bytes(key))[:length]
+
     async def download(self, key: str, dest: Path) -> None:
         data = await self.get_bytes(key)
         await anyio.to_thread.run_sync(dest.write_bytes, data)
@@ -51,6 +54,11 @@ class MemoryBlobStore:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    async def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost | None:
+        return None  # clients send the bytes to the app, which signs its own URL
 
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
         return 0  # writes are atomic in memory: nothing is ever left half-done

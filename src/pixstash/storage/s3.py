@@ -40,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pixstash.domain.formats import OutputFormat, SourceFormat
 from pixstash.errors import BlobMissing, ConfigurationError, StorageUnavailable
-from pixstash.storage.base import StoredObject, validate_key
+from pixstash.storage.base import PresignedPost, StoredObject, validate_key
 
 T = TypeVar("T")
 
@@ -189,6 +189,21 @@ class S3BlobStore:
 
         return await self._run(fetch)
 
+    async def read_head(self, key: str, length: int) -> bytes:
+        """A ranged GET: enough to sniff magic bytes without fetching a large object."""
+        name = self._key(key)
+
+        def fetch() -> bytes:
+            with _translated("read", key):
+                body = self._client.get_object(
+                    Bucket=self.bucket, Key=name, Range=f"bytes=0-{max(length, 1) - 1}"
+                )["Body"]
+                with body:
+                    data: bytes = body.read()
+                    return data[:length]
+
+        return await self._run(fetch)
+
     async def download(self, key: str, dest: Path) -> None:
         """The managed transfer writes a temp file beside ``dest`` and renames it."""
         name = self._key(key)
@@ -288,6 +303,31 @@ class S3BlobStore:
                     "get_object", Params=params, ExpiresIn=expires_seconds
                 )
                 return url
+
+        return await self._run(sign)
+
+    async def presigned_post(
+        self, key: str, *, content_type: str, max_bytes: int, expires_seconds: int
+    ) -> PresignedPost | None:
+        """S3 itself enforces the policy: the key, the exact Content-Type, 1..max_bytes
+        bytes, and the expiry. boto3 adds the bucket and key conditions."""
+        if not 1 <= expires_seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"expires_seconds must be within 1..{MAX_PRESIGN_SECONDS}")
+        name = self._key(key)
+
+        def sign() -> PresignedPost:
+            with _translated("sign an upload to", key):
+                post: dict[str, Any] = self._client.generate_presigned_post(
+                    Bucket=self.bucket,
+                    Key=name,
+                    Fields={"Content-Type": content_type},
+                    Conditions=[
+                        {"Content-Type": content_type},
+                        ["content-length-range", 1, max_bytes],
+                    ],
+                    ExpiresIn=expires_seconds,
+                )
+                return PresignedPost(url=post["url"], fields=dict(post["fields"]))
 
         return await self._run(sign)
 

@@ -18,6 +18,7 @@ from pixstash.db.migrate import upgrade
 from pixstash.web import convertors as _convertors  # noqa: F401 (registers them)
 from pixstash.web import health
 from pixstash.web.api import images as images_api
+from pixstash.web.api import uploads as uploads_api
 from pixstash.web.errors import install_error_handlers
 from pixstash.web.fastpath import PixstashApp
 from pixstash.web.media import media_endpoint
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(images_api.router)
+    app.include_router(uploads_api.router)
     app.include_router(health.router)
     app.router.routes.append(Route("/{name:medianame}", media_endpoint, methods=["GET", "HEAD"]))
     app.include_router(pages.router)

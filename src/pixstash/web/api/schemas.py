@@ -81,3 +81,25 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class UploadStart(BaseModel):
+    """``POST /api/v1/uploads``: what the client is about to send."""
+
+    filename: str | None = Field(
+        None, max_length=1024, description="Shown as a label only; decides nothing."
+    )
+    content_type: str = Field(max_length=255, examples=["image/jpeg"])
+    size: int = Field(ge=1, description="Exact size of the file in bytes", examples=[2481734])
+    title: str | None = Field(None, max_length=10_000)
+    description: str | None = Field(None, max_length=100_000)
+
+
+class UploadTicketOut(BaseModel):
+    upload_id: str
+    method: str = Field(description="Always POST: a multipart/form-data form upload")
+    url: str = Field(description="Where to POST the fields and then the file")
+    fields: dict[str, str] = Field(
+        description="Form fields to send as they are, before the file part named `file`"
+    )
+    expires_at: datetime = Field(description="Sending must start before this")

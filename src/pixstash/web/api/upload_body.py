@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from pixstash.errors import BadRequest, EmptyUpload, FileTooLarge, TooManyFiles
+from pixstash.errors import BadRequest, EmptyUpload, FileTooLarge, PixstashError, TooManyFiles
 from pixstash.services.staging import StagedFile, StagedWriter, StagingArea
 
 IMAGE_FIELDS = frozenset({"image", "image[]", "file", "files", "files[]"})
@@ -33,7 +33,10 @@ class UploadBody:
             staged.discard()
 
 
-class _MultipartCollector:
+class MultipartCollector:
+    text_fields: frozenset[str] = TEXT_FIELDS
+    no_file_message = "No 'image' file part in the multipart body."
+
     def __init__(self, staging: StagingArea, max_files: int) -> None:
         self.staging = staging
         self.max_files = max_files
@@ -47,7 +50,7 @@ class _MultipartCollector:
         self.header_bytes = 0
         self.finished: list[StagedWriter] = []
         self.total = 0
-        self.max_total = staging.max_bytes * max_files + MAX_FIELD_BYTES * len(TEXT_FIELDS)
+        self.max_total = staging.max_bytes * max_files + MAX_FIELD_BYTES * len(self.text_fields)
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -87,13 +90,19 @@ class _MultipartCollector:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.disposition)
         name = options.get(b"name", b"").decode("utf-8", "replace")
-        if (name in IMAGE_FIELDS and b"filename" in options) or name in ("image", "image[]"):
+        if self.is_file_part(name, b"filename" in options):
             if len(self.body.files) + len(self.finished) >= self.max_files:
                 raise TooManyFiles(f"At most {self.max_files} images per request.")
             filename = options.get(b"filename", b"").decode("utf-8", "replace")
-            self.writer = self.staging.open(filename)
+            self.writer = self.open_file(filename)
         else:
             self.field_name = name
+
+    def is_file_part(self, name: str, has_filename: bool) -> bool:
+        return (name in IMAGE_FIELDS and has_filename) or name in ("image", "image[]")
+
+    def open_file(self, filename: str) -> StagedWriter:
+        return self.staging.open(filename)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         self.total += end - start
@@ -101,7 +110,7 @@ class _MultipartCollector:
             raise FileTooLarge("The request body is too large; send fewer or smaller files.")
         if self.writer is not None:
             self.writer.write(data[start:end])
-        elif self.field_name in TEXT_FIELDS:
+        elif self.field_name in self.text_fields:
             self.field_data += data[start:end]
             if len(self.field_data) > MAX_FIELD_BYTES:
                 raise BadRequest(f"The field {self.field_name!r} is too long.")
@@ -111,7 +120,7 @@ class _MultipartCollector:
         if self.writer is not None:
             self.finished.append(self.writer)  # finished (written out) by the async side
             self.writer = None
-        elif self.field_name in TEXT_FIELDS:
+        elif self.field_name in self.text_fields:
             self.body.fields[self.field_name] = self.field_data.decode("utf-8", "replace")
 
     async def finish_parts(self) -> None:
@@ -162,10 +171,18 @@ async def _read_multipart(
     staging: StagingArea,
     max_files: int,
 ) -> UploadBody:
+    return await read_multipart(params, stream, MultipartCollector(staging, max_files))
+
+
+async def read_multipart(
+    params: dict[bytes, bytes],
+    stream: AsyncIterator[bytes],
+    collector: MultipartCollector,
+) -> UploadBody:
+    """Feed the body to ``collector`` as it arrives; on any error nothing is left on disk."""
     boundary = params.get(b"boundary")
     if not boundary:
         raise BadRequest("The multipart body has no boundary parameter.")
-    collector = _MultipartCollector(staging, max_files)
     try:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         async for chunk in stream:
@@ -173,7 +190,7 @@ async def _read_multipart(
             await collector.finish_parts()
         parser.finalize()
         await collector.finish_parts()
-    except (FileTooLarge, BadRequest):
+    except PixstashError:
         collector.abort()
         raise
     except FormParserError as exc:
@@ -186,5 +203,5 @@ async def _read_multipart(
         collector.abort()
         raise BadRequest("The multipart body ended in the middle of a file.")
     if not collector.body.files:
-        raise EmptyUpload("No 'image' file part in the multipart body.")
+        raise EmptyUpload(collector.no_file_message)
     return collector.body

@@ -1,5 +1,7 @@
-// Upload page: choose, drop or paste images; each file is its own XHR POST to the API
-// (so each gets a real progress bar), then shows its share, direct and delete links.
+// Upload page: choose, drop or paste images. Each file is a direct upload: start it
+// (POST /api/v1/uploads), POST its signed fields and the file to the answered url with
+// XHR (a real progress bar; the url is the bucket with S3 storage, this app otherwise),
+// then complete it, and show its share, direct and delete links.
 import "./copy.js";
 
 const MAX_PARALLEL = 3;
@@ -11,7 +13,7 @@ const titleInput = document.getElementById("title");
 const list = document.getElementById("uploads");
 const live = document.getElementById("upload-live");
 
-const endpoint = form.getAttribute("action");
+const uploadsUrl = form.dataset.uploadsUrl || "/api/v1/uploads";
 const maxMb = Number.parseFloat(form.dataset.maxUploadMb);
 const maxBytes = Number.isFinite(maxMb) && maxMb > 0 ? maxMb * 1024 * 1024 : Infinity;
 
@@ -175,14 +177,64 @@ function errorMessage(xhr) {
   return `Upload failed (HTTP ${xhr.status || "error"}).`;
 }
 
-function send(item, title) {
-  return new Promise((resolve) => {
+// The type declared when starting an upload, from the first bytes (what the server will
+// check too); the browser's guess from the file name is the fallback.
+const MAGIC = [
+  ["image/jpeg", (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ["image/png", (b) => b[0] === 0x89 && ascii(b, 1, 4) === "PNG"],
+  ["image/gif", (b) => ascii(b, 0, 4) === "GIF8"],
+  ["image/webp", (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP"],
+  ["image/avif", (b) => ascii(b, 4, 8) === "ftyp" && ["avif", "avis"].includes(ascii(b, 8, 12))],
+  ["image/bmp", (b) => ascii(b, 0, 2) === "BM"],
+  ["image/tiff", (b) => ["II*\0", "MM\0*"].includes(ascii(b, 0, 4))],
+];
+
+function ascii(bytes, start, end) {
+  return String.fromCharCode(...bytes.subarray(start, end));
+}
+
+async function declaredType(file) {
+  try {
+    const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+    const found = MAGIC.find(([, matches]) => matches(head));
+    if (found) return found[0];
+  } catch {
+    // unreadable here: let the server decide
+  }
+  return file.type || "application/octet-stream";
+}
+
+class UploadError extends Error {}
+
+async function api(url, body) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new UploadError("Network error: the upload did not reach the server. Try again.");
+  }
+  const payload = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = payload && payload.error && payload.error.message;
+    throw new UploadError(message || `Upload failed (HTTP ${response.status}).`);
+  }
+  return payload;
+}
+
+// POST the signed fields, then the file, to the ticket's url: one code path whether the
+// url is the bucket (presigned POST) or this app.
+function sendFile(item, ticket) {
+  return new Promise((resolve, reject) => {
     const data = new FormData();
-    if (title) data.append("title", title);
-    data.append("image", item.file, item.name);
+    for (const [name, value] of Object.entries(ticket.fields)) data.append(name, value);
+    data.append("file", item.file, item.name);
 
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", endpoint);
+    xhr.open(ticket.method || "POST", ticket.url);
     xhr.responseType = "json";
     xhr.setRequestHeader("Accept", "application/json");
 
@@ -197,30 +249,38 @@ function send(item, title) {
       setState(item, "processing", "Processing…");
     });
     xhr.addEventListener("load", () => {
-      if (xhr.status === 201 && xhr.response) {
-        const payload = xhr.response;
-        const image = Array.isArray(payload.images) ? payload.images[0] : payload;
-        item.progress.value = item.progress.max;
-        setState(item, "done", "Uploaded");
-        showLinks(item, image);
-        say(`${item.name} uploaded. Share link: ${image.links.page}`);
-      } else {
-        fail(item, errorMessage(xhr));
-      }
-      resolve();
+      if (xhr.status >= 200 && xhr.status < 300) resolve();
+      else reject(new UploadError(errorMessage(xhr)));
     });
     xhr.addEventListener("error", () => {
-      fail(item, "Network error: the upload did not reach the server. Try again.");
-      resolve();
+      reject(new UploadError("Network error: the upload did not reach the server. Try again."));
     });
-    xhr.addEventListener("abort", () => {
-      fail(item, "Upload cancelled.");
-      resolve();
-    });
+    xhr.addEventListener("abort", () => reject(new UploadError("Upload cancelled.")));
 
     setState(item, "uploading", "Uploading… 0%");
     xhr.send(data);
   });
+}
+
+async function send(item, title) {
+  try {
+    setState(item, "uploading", "Starting…");
+    const ticket = await api(uploadsUrl, {
+      filename: item.name,
+      content_type: await declaredType(item.file),
+      size: item.file.size,
+      title: title || null,
+    });
+    await sendFile(item, ticket);
+    const image = await api(`${uploadsUrl}/${encodeURIComponent(ticket.upload_id)}/complete`);
+    item.progress.value = item.progress.max;
+    setState(item, "done", "Uploaded");
+    showLinks(item, image);
+    say(`${item.name} uploaded. Share link: ${image.links.page}`);
+  } catch (error) {
+    if (!(error instanceof UploadError)) throw error;
+    fail(item, error.message);
+  }
 }
 
 function pump() {

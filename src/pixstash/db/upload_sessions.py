@@ -1,0 +1,94 @@
+"""UploadSessionStore on SQLAlchemy (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import or_, update
+
+from pixstash.db.base import UploadSession, UploadState
+from pixstash.db.engine import Database
+from pixstash.db.models import UploadSessionRow
+
+
+def _to_session(row: UploadSessionRow) -> UploadSession:
+    return UploadSession(
+        id=row.id,
+        key=row.key,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        state=UploadState(row.state),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        title=row.title,
+        description=row.description,
+        image_id=row.image_id,
+    )
+
+
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL characters."""
+    return None if text is None else text.replace("\x00", "")
+
+
+class SqlUploadSessionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_upload_session(self, session: UploadSession) -> None:
+        async with self.db.write() as db_session:
+            db_session.add(
+                UploadSessionRow(
+                    id=session.id,
+                    key=session.key,
+                    filename=_storable(session.filename),
+                    content_type=session.content_type,
+                    size=session.size,
+                    title=_storable(session.title),
+                    description=_storable(session.description),
+                    state=session.state.value,
+                    state_changed_at=time.time(),
+                    image_id=session.image_id,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+    async def get_upload_session(self, session_id: str) -> UploadSession | None:
+        async with self.db.read() as db_session:
+            row = await db_session.get(UploadSessionRow, session_id)
+        return None if row is None else _to_session(row)
+
+    async def claim_upload_session(
+        self, session_id: str, *, stale_after: float
+    ) -> UploadSession | None:
+        now = time.time()
+        # One conditional UPDATE: of two concurrent completers exactly one matches.
+        claimable = or_(
+            UploadSessionRow.state == UploadState.PENDING.value,
+            (UploadSessionRow.state == UploadState.COMPLETING.value)
+            & (UploadSessionRow.state_changed_at < now - stale_after),
+        )
+        async with self.db.write() as db_session:
+            claimed = await db_session.execute(
+                update(UploadSessionRow)
+                .where(UploadSessionRow.id == session_id, claimable)
+                .values(state=UploadState.COMPLETING.value, state_changed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = await db_session.get(UploadSessionRow, session_id, populate_existing=True)
+        return None if row is None else _to_session(row)
+
+    async def finish_upload_session(
+        self, session_id: str, state: UploadState, *, image_id: str | None = None
+    ) -> None:
+        async with self.db.write() as db_session:
+            await db_session.execute(
+                update(UploadSessionRow)
+                .where(UploadSessionRow.id == session_id)
+                .values(state=state.value, state_changed_at=time.time(), image_id=image_id)
+                .execution_options(synchronize_session=False)
+            )

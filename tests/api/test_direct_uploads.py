@@ -1,0 +1,329 @@
+"""Direct uploads on local storage: start, send to the app's signed URL, complete."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from pixstash.config import Settings
+from pixstash.domain.ids import is_public_id
+from pixstash.domain.model import INCOMING_PREFIX
+from tests import imagegen
+from tests.helpers import container_of, drain_jobs, snapshot
+
+pytestmark = pytest.mark.anyio
+
+
+async def start(
+    client: httpx.AsyncClient, data: bytes, content_type: str = "image/jpeg", **extra: Any
+) -> dict[str, Any]:
+    payload = {"filename": "photo.jpg", "content_type": content_type, "size": len(data), **extra}
+    response = await client.post("/api/v1/uploads", json=payload)
+    assert response.status_code == 201, response.text
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+async def send(
+    client: httpx.AsyncClient, ticket: dict[str, Any], data: bytes, **field_changes: str
+) -> httpx.Response:
+    """What every client does: POST the fields, then the file, to ``url``."""
+    fields = {**ticket["fields"], **field_changes}
+    return await client.post(
+        ticket["url"], data=fields, files={"file": ("photo.jpg", data, "image/jpeg")}
+    )
+
+
+def incoming(tmp_path: Path) -> list[str]:
+    root = tmp_path / "blobs" / INCOMING_PREFIX
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def with_one_more_session(before: tuple[list[str], dict[str, int]]) -> Any:
+    files, counts = before
+    return files, {**counts, "upload_sessions": counts["upload_sessions"] + 1}
+
+
+async def test_start_send_complete_creates_the_image(
+    client: httpx.AsyncClient, app: FastAPI, tmp_path: Path
+) -> None:
+    data = imagegen.jpeg_bytes(640, 480)
+    ticket = await start(client, data, title="Direct")
+    assert ticket["method"] == "POST"
+    assert ticket["url"] == f"http://testserver/api/v1/uploads/{ticket['upload_id']}/data"
+    fields = ticket["fields"]
+    assert fields["key"] == INCOMING_PREFIX + ticket["upload_id"]
+    assert fields["Content-Type"] == "image/jpeg"
+    assert fields["max-size"] == str(len(data))
+    assert len(fields["signature"]) == 64
+    expires = datetime.fromisoformat(ticket["expires_at"])
+    assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
+
+    sent = await send(client, ticket, data)
+    assert sent.status_code == 204, sent.text
+    assert incoming(tmp_path) == [ticket["upload_id"]]
+
+    done = await client.post(f"/api/v1/uploads/{ticket['upload_id']}/complete")
+    assert done.status_code == 201, done.text
+    image = done.json()
+    assert is_public_id(image["id"])
+    assert (image["type"], image["width"], image["height"]) == ("image/jpeg", 640, 480)
+    assert image["size"] == len(data)
+    assert image["title"] == "Direct"
+    assert image["delete_token"]
+    assert image["links"]["delete"].endswith(f"/{image['id']}/delete/{image['delete_token']}")
+    assert done.headers["location"] == image["links"]["page"]
+    assert incoming(tmp_path) == []  # moved to original/
+    originals = [p for p in (tmp_path / "blobs" / "original").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in originals] == [data]
+
+    assert await drain_jobs(container_of(app)) == 1
+    info = (await client.get(f"/api/v1/images/{image['id']}")).json()
+    assert info["status"] == "ready"
+    full = await client.get(image["links"]["full"])
+    assert full.status_code == 200
+
+
+async def test_completing_twice_answers_the_same_image(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    data = imagegen.png_alpha_bytes()
+    ticket = await start(client, data, "image/png")
+    assert (await send(client, ticket, data)).status_code == 204
+    url = f"/api/v1/uploads/{ticket['upload_id']}/complete"
+    first = await client.post(url)
+    after_first = snapshot(tmp_path, settings.database_url)
+    second = await client.post(url)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json() == first.json()  # same id, same delete token
+    assert snapshot(tmp_path, settings.database_url) == after_first
+    deleted = await client.delete(
+        f"/api/v1/images/{first.json()['id']}",
+        headers={"x-delete-token": second.json()["delete_token"]},
+    )
+    assert deleted.status_code == 204
+    gone = await client.post(url)
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "image-not-found"
+
+
+async def test_start_refuses_oversized_and_unaccepted_types(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    before = snapshot(tmp_path, settings.database_url)
+    too_big = await client.post(
+        "/api/v1/uploads",
+        json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 10**9},
+    )
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "file-too-large"
+    svg = await client.post(
+        "/api/v1/uploads",
+        json={"filename": "a.svg", "content_type": "image/svg+xml", "size": 100},
+    )
+    assert svg.status_code == 415
+    assert svg.json()["error"]["code"] == "unsupported-media-type"
+    empty = await client.post(
+        "/api/v1/uploads", json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 0}
+    )
+    assert empty.status_code == 400
+    assert snapshot(tmp_path, settings.database_url) == before
+
+
+async def test_hostile_filename_is_only_a_label(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data, filename="../../etc/passwd\r\nX: 1.jpg")
+    assert ticket["fields"]["key"] == INCOMING_PREFIX + ticket["upload_id"]
+    assert (await send(client, ticket, data)).status_code == 204
+    done = await client.post(f"/api/v1/uploads/{ticket['upload_id']}/complete")
+    assert done.status_code == 201
+    assert not (tmp_path.parent / "etc").exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": "0" * 64},
+        {"max-size": str(10**7)},
+        {"Content-Type": "image/png"},
+        {"expires": str(int(datetime.now(UTC).timestamp()) + 86400)},
+        {"key": "original/evil"},
+    ],
+    ids=["signature", "max-size", "content-type", "expires", "key"],
+)
+async def test_altered_fields_are_refused(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path, change: dict[str, str]
+) -> None:
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    before = snapshot(tmp_path, settings.database_url)
+    response = await send(client, ticket, data, **change)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid-upload-signature"
+    assert snapshot(tmp_path, settings.database_url) == before
+
+
+async def test_fields_must_come_before_the_file(client: httpx.AsyncClient) -> None:
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    boundary = "x" * 20
+    disposition = 'Content-Disposition: form-data; name="file"; filename="a.jpg"'
+    parts = [f"--{boundary}\r\n{disposition}\r\n\r\n".encode() + data]
+    parts += [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}'.encode()
+        for k, v in ticket["fields"].items()
+    ]
+    body = b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode()
+    response = await client.post(
+        ticket["url"],
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 403
+    assert "before the file" in response.json()["error"]["message"]
+    no_file = await client.post(ticket["url"], data=ticket["fields"], files={"x": ("a", b"1")})
+    assert no_file.status_code == 400
+
+
+async def test_expired_upload_is_refused_when_sent_and_when_completed(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
+) -> None:
+    data = imagegen.jpeg_bytes()
+    late = await start(client, data)
+    sent_in_time = await start(client, data)
+    assert (await send(client, sent_in_time, data)).status_code == 204
+    service = container_of(app).direct_uploads
+    service.clock = lambda: datetime.now(UTC) + timedelta(minutes=16)
+    refused = await send(client, late, data)
+    assert refused.status_code == 410
+    assert refused.json()["error"]["code"] == "upload-expired"
+    assert incoming(tmp_path) == [sent_in_time["upload_id"]]
+
+    # a transfer that started in time may still be completed for one more period...
+    in_grace = await client.post(f"/api/v1/uploads/{sent_in_time['upload_id']}/complete")
+    assert in_grace.status_code == 201, in_grace.text
+    # ...but no later
+    service.clock = lambda: datetime.now(UTC) + timedelta(minutes=31)
+    before = snapshot(tmp_path, settings.database_url)
+    expired = await client.post(f"/api/v1/uploads/{late['upload_id']}/complete")
+    assert expired.status_code == 410
+    assert expired.json()["error"]["code"] == "upload-expired"
+    assert snapshot(tmp_path, settings.database_url) == before
+
+
+async def test_oversized_file_is_refused_while_streaming(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    declared = imagegen.jpeg_bytes(64, 48)
+    ticket = await start(client, declared)
+    before = snapshot(tmp_path, settings.database_url)
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        boundary = "b" * 16
+        for name, value in ticket["fields"].items():
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            ).encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        for _ in range(1000):  # 64 MB if it were all read
+            sent += 65536
+            yield b"\xff" * 65536
+
+    response = await client.post(
+        ticket["url"],
+        content=body(),
+        headers={"content-type": "multipart/form-data; boundary=" + "b" * 16},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "file-too-large"
+    assert "declared" in response.json()["error"]["message"]
+    assert sent < 1_000_000
+    assert snapshot(tmp_path, settings.database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("label", "data", "status", "code"),
+    [
+        ("text", b"just some text, not an image at all", 415, "unsupported-media-type"),
+        (
+            "svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>',
+            415,
+            "unsupported-media-type",
+        ),
+        ("truncated jpeg", imagegen.jpeg_bytes(300, 200)[:400], 422, "image-corrupt"),
+    ],
+    ids=["text", "svg", "truncated-jpeg"],
+)
+async def test_non_image_is_refused_deleted_and_fails_the_session(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    tmp_path: Path,
+    label: str,
+    data: bytes,
+    status: int,
+    code: str,
+) -> None:
+    before = snapshot(tmp_path, settings.database_url)
+    ticket = await start(client, data)
+    assert (await send(client, ticket, data)).status_code == 204
+    url = f"/api/v1/uploads/{ticket['upload_id']}/complete"
+    refused = await client.post(url)
+    assert refused.status_code == status, refused.text
+    assert refused.json()["error"]["code"] == code
+    assert refused.json()["error"]["message"]
+    # nothing stored, the object deleted, only the (failed) session row remains
+    assert snapshot(tmp_path, settings.database_url) == with_one_more_session(before)
+    again = await client.post(url)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "upload-failed"
+    resend = await send(client, ticket, data)
+    assert resend.status_code == 409
+
+
+async def test_object_larger_than_declared_is_refused_at_completion(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
+) -> None:
+    """What a store that does not enforce the policy (or a bug) could leave."""
+    data = imagegen.jpeg_bytes()
+    before = snapshot(tmp_path, settings.database_url)
+    ticket = await start(client, data[:100])
+    await container_of(app).store.put_bytes(ticket["fields"]["key"], data)
+    refused = await client.post(f"/api/v1/uploads/{ticket['upload_id']}/complete")
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "file-too-large"
+    assert snapshot(tmp_path, settings.database_url) == with_one_more_session(before)
+
+
+async def test_complete_without_the_file_says_so_and_can_be_retried(
+    client: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    url = f"/api/v1/uploads/{ticket['upload_id']}/complete"
+    before = snapshot(tmp_path, settings.database_url)
+    missing = await client.post(url)
+    assert missing.status_code == 409
+    assert missing.json()["error"]["code"] == "upload-missing"
+    assert "POST the fields and the file" in missing.json()["error"]["message"]
+    assert snapshot(tmp_path, settings.database_url) == before
+    assert (await send(client, ticket, data)).status_code == 204
+    assert (await client.post(url)).status_code == 201
+
+
+async def test_unknown_upload_is_404(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/uploads/nope/complete", "/api/v1/uploads/" + "x" * 100 + "/complete"):
+        response = await client.post(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "upload-not-found"
