@@ -131,4 +131,5 @@ def test_gives_up_when_workers_keep_failing_at_start(tmp_path: Path) -> None:
         text = log.read_text()
         assert "times in a row" in text
         assert "giving up" in text
+        assert "could not start" in text  # exit status 3: a failed start, however slow
         assert children_of(parent.pid) == set()

@@ -161,11 +161,18 @@ def worker(
 
 
 async def _run_worker(settings: Settings, concurrency: int, parent_pid: int | None) -> None:
+    from pixstash.cli.supervisor import START_FAILED
     from pixstash.wiring import build_container
 
     container = build_container(settings)
     runner = container.make_runner(concurrency)
     container.runner = runner
+    try:
+        await runner.start()
+    except Exception as exc:  # the supervisor counts this as a failed start
+        log.error("worker process %d could not start: %s", os.getpid(), exc)
+        await container.close()
+        raise SystemExit(START_FAILED) from exc
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -176,7 +183,6 @@ async def _run_worker(settings: Settings, concurrency: int, parent_pid: int | No
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         watchdog = asyncio.create_task(_stop_when_orphaned(parent_pid, stop))
     try:
-        await runner.start()
         if parent_pid is None:
             console.print(f"pixstash worker running {concurrency} job(s) at once; Ctrl-C stops")
         else:

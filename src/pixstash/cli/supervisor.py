@@ -27,6 +27,11 @@ from types import FrameType
 log = logging.getLogger("pixstash.supervisor")
 
 
+# A worker process exits with this status when it could not start (backends, schema):
+# that counts as a start failure however long the start took on a loaded machine.
+START_FAILED = 3
+
+
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
     first_delay: float = 0.5  # seconds before the first restart; doubles per quick death
@@ -104,7 +109,7 @@ class Supervisor:
         slot.process = None
         uptime = now - slot.started_at
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-        if uptime < self.policy.min_uptime:
+        if code == START_FAILED or uptime < self.policy.min_uptime:
             slot.quick_failures += 1
         else:
             slot.quick_failures = 1
