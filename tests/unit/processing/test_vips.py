@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from PIL import Image, ImageStat
@@ -185,12 +187,27 @@ def test_reduced_scale_decode_keeps_colour_management(vips, samples) -> None:
     assert samples.near(samples.open_rendered(from_tagged).getpixel((80, 40)), (0, 255, 0), 50)
 
 
-def test_loaders_outside_the_allow_list_are_blocked() -> None:
-    """PPM is a trusted libvips format, blocked only by pixstash's own allow-list."""
+def test_loaders_outside_the_allow_list_are_blocked(samples) -> None:
+    """GIF is a trusted libvips format (GIFs go to Pillow): only pixstash's allow-list
+    blocks it. A fresh interpreter without pixstash loads the same bytes."""
     import pyvips
 
+    gif = samples.image_bytes(Image.new("P", (4, 4)), "GIF")
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pyvips; "
+            "print(pyvips.Image.new_from_buffer(sys.stdin.buffer.read(), '').width)",
+        ],
+        input=gif,
+        capture_output=True,
+        check=True,
+    )
+    assert plain.stdout.strip() == b"4"
+
     with pytest.raises(pyvips.Error):
-        pyvips.Image.new_from_buffer(b"P3\n1 1\n255\n0 0 0\n", "")
+        pyvips.Image.new_from_buffer(gif, "")
 
 
 def test_disagreeing_exif_blocks_mean_no_lossless_copy(vips, samples) -> None:
