@@ -87,7 +87,7 @@ def _to_variant(row: VariantRow) -> Variant:
     )
 
 
-def _storable(text: str | None) -> str | None:
+def storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL characters; drop them on every backend alike."""
     return None if text is None else text.replace("\x00", "")
 
@@ -148,7 +148,7 @@ class SqlMetadataStore:
         self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
         image = replace(
-            image, title=_storable(image.title), description=_storable(image.description)
+            image, title=storable(image.title), description=storable(image.description)
         )
         # Core statements built once, not the ORM: this is the upload hot path.
         blob_values = {

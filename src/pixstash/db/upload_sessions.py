@@ -9,6 +9,7 @@ from sqlalchemy import or_, update
 from pixstash.db.base import UploadSession, UploadState
 from pixstash.db.engine import Database
 from pixstash.db.models import UploadSessionRow
+from pixstash.db.repository import storable
 
 
 def _to_session(row: UploadSessionRow) -> UploadSession:
@@ -27,11 +28,6 @@ def _to_session(row: UploadSessionRow) -> UploadSession:
     )
 
 
-def _storable(text: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL characters."""
-    return None if text is None else text.replace("\x00", "")
-
-
 class SqlUploadSessionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -42,11 +38,11 @@ class SqlUploadSessionStore:
                 UploadSessionRow(
                     id=session.id,
                     key=session.key,
-                    filename=_storable(session.filename),
+                    filename=storable(session.filename),
                     content_type=session.content_type,
                     size=session.size,
-                    title=_storable(session.title),
-                    description=_storable(session.description),
+                    title=storable(session.title),
+                    description=storable(session.description),
                     state=session.state.value,
                     state_changed_at=time.time(),
                     image_id=session.image_id,

@@ -5,36 +5,16 @@ What ``run_write`` promises on every backend is in test_engine.py."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
 from pixstash.errors import DatabaseUnavailable
+from tests.unit.db.writes import add_job
 
 pytestmark = [pytest.mark.anyio, pytest.mark.db_backends("sqlite")]
-
-
-def add_job(kind: str, fail: bool = False):  # type: ignore[no-untyped-def]
-    def work(conn: Connection) -> str:
-        conn.execute(
-            insert(JobRow).values(
-                kind=kind,
-                payload=json.dumps({}),
-                state="pending",
-                attempts=0,
-                max_attempts=5,
-                run_after=time.time(),
-            )
-        )
-        if fail:
-            raise ValueError(f"{kind} failed after writing")
-        return kind
-
-    return work
 
 
 async def test_concurrent_writes_share_a_commit_and_fail_alone(db: Database) -> None:
