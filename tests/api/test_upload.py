@@ -382,3 +382,33 @@ async def test_control_characters_are_dropped_from_titles(client: httpx.AsyncCli
     body = response.json()
     assert body["title"] == "Sunset[31m"
     assert body["description"] == "line one\nline\ttwo"
+
+
+@pytest.mark.parametrize(
+    ("update", "make", "needle"),
+    [
+        ({"max_frames": 5}, lambda: imagegen.gif_bytes(6, (20, 10)), "6 frames"),
+        (
+            {"max_decode_bytes": 1024 * 1024},
+            lambda: imagegen.encode(imagegen.photo(1200, 900), "JPEG", progressive=True),
+            "progressive JPEG",
+        ),
+    ],
+    ids=["frame cap", "progressive decode memory"],
+)
+async def test_processing_limits_refuse_from_the_header_and_leave_nothing(
+    settings: Settings, tmp_path: Path, update: dict[str, int], make: object, needle: str
+) -> None:
+    from pixstash.web.app import create_app
+
+    assert callable(make)
+    app = create_app(settings.model_copy(update=update))
+    async with app.router.lifespan_context(app):
+        before = snapshot(tmp_path, settings.database_url)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post("/api/v1/images", content=make())
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "image-too-large"
+        assert needle in response.json()["error"]["message"]
+        assert snapshot(tmp_path, settings.database_url) == before
