@@ -147,9 +147,7 @@ class SqlMetadataStore:
     async def _create_image_once(
         self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
     ) -> CreatedImage:
-        image = replace(
-            image, title=storable(image.title), description=storable(image.description)
-        )
+        image = replace(image, title=storable(image.title), description=storable(image.description))
         # Core statements built once, not the ORM: this is the upload hot path.
         blob_values = {
             "hash": blob.hash,
