@@ -17,6 +17,7 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     +-- Conflict (409 conflict)
     |   +-- UploadMissing (409 upload-missing)
     |   +-- UploadFailed (409 upload-failed)
+    |   +-- UploadInProgress (409 upload-in-progress, Retry-After)
     +-- UploadExpired (410 upload-expired)
     +-- FileTooLarge (413 file-too-large)
     +-- UnsupportedMediaType (415 unsupported-media-type)
@@ -119,6 +120,15 @@ class UploadMissing(Conflict):
         "No file has been uploaded for this upload yet; POST the fields and the file to "
         "its url first, then complete it."
     )
+
+
+class UploadInProgress(Conflict):
+    code = "upload-in-progress"
+    default_message = (
+        "Another request is completing this upload right now; retry after the seconds of "
+        "Retry-After."
+    )
+    retry_after: ClassVar[int] = 2
 
 
 class UploadFailed(Conflict):

@@ -7,13 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine, text
 
 from pixstash.config import Settings
+from pixstash.db.base import UploadState
 from pixstash.domain.ids import is_public_id
 from pixstash.domain.model import INCOMING_PREFIX
+from pixstash.errors import DatabaseUnavailable
+from pixstash.services import direct_uploads
+from pixstash.services.direct_uploads import STALE_CLAIM_SECONDS
 from tests import imagegen
 from tests.helpers import container_of, drain_jobs, snapshot
 
@@ -327,3 +333,137 @@ async def test_unknown_upload_is_404(client: httpx.AsyncClient) -> None:
         response = await client.post(path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "upload-not-found"
+
+
+def claim_time(database_url: str, upload_id: str) -> float:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT state_changed_at FROM upload_sessions WHERE id = :id")
+            return float(conn.execute(query, {"id": upload_id}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def age_claim(database_url: str, upload_id: str, seconds: float) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE upload_sessions SET state_changed_at = state_changed_at - :s "
+                    "WHERE id = :id"
+                ),
+                {"s": seconds, "id": upload_id},
+            )
+    finally:
+        engine.dispose()
+
+
+async def test_a_claim_left_by_a_dead_server_is_taken_over(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    """A server that died while completing leaves the session claimed: other requests get
+    409 upload-in-progress with Retry-After until the claim is stale, then complete it."""
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    assert (await send(client, ticket, data)).status_code == 204
+    upload_id = ticket["upload_id"]
+    sessions = container_of(app).direct_uploads.sessions
+    assert await sessions.claim_upload_session(upload_id, stale_after=60) is not None  # dies
+
+    url = f"/api/v1/uploads/{upload_id}/complete"
+    busy = await client.post(url)
+    assert busy.status_code == 409
+    assert busy.json()["error"]["code"] == "upload-in-progress"
+    assert busy.headers["retry-after"] == "2"
+
+    age_claim(settings.database_url, upload_id, STALE_CLAIM_SECONDS - 5)
+    assert (await client.post(url)).status_code == 409  # not stale yet
+    age_claim(settings.database_url, upload_id, 6)
+    done = await client.post(url)
+    assert done.status_code == 201, done.text
+    assert (await client.get(f"/api/v1/images/{done.json()['id']}")).status_code == 200
+
+
+async def test_a_slow_completion_renews_its_claim(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live completion is never taken over: it renews its claim while it works."""
+    monkeypatch.setattr(direct_uploads, "CLAIM_RENEW_SECONDS", 0.02)
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    assert (await send(client, ticket, data)).status_code == 204
+    upload_id = ticket["upload_id"]
+    url = f"/api/v1/uploads/{upload_id}/complete"
+
+    store = container_of(app).direct_uploads.store
+    download = store.download
+    entered, release = anyio.Event(), anyio.Event()
+
+    async def slow_download(key: str, path: Path) -> None:
+        entered.set()
+        await release.wait()
+        await download(key, path)
+
+    monkeypatch.setattr(store, "download", slow_download)
+    answers: list[httpx.Response] = []
+    async with anyio.create_task_group() as tg:
+
+        async def first() -> None:
+            answers.append(await client.post(url))
+
+        tg.start_soon(first)
+        await entered.wait()
+        claimed_at = claim_time(settings.database_url, upload_id)
+        with anyio.fail_after(10):
+            while claim_time(settings.database_url, upload_id) <= claimed_at:
+                await anyio.sleep(0.01)  # polls the renewal it waits for
+        busy = await client.post(url)
+        assert busy.json()["error"]["code"] == "upload-in-progress"
+        release.set()
+    assert answers[0].status_code == 201, answers[0].text
+    again = await client.post(url)
+    assert (again.status_code, again.json()["id"]) == (201, answers[0].json()["id"])
+
+
+async def test_a_completion_that_failed_after_its_commit_is_not_made_twice(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The image row and the session's end are two transactions. When the second fails
+    (the database went away, or the server died between them), completing again answers
+    the image the first one committed: no second image."""
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    assert (await send(client, ticket, data)).status_code == 204
+    url = f"/api/v1/uploads/{ticket['upload_id']}/complete"
+    sessions = container_of(app).direct_uploads.sessions
+    finish = sessions.finish_upload_session
+    failures = []
+
+    async def fails_once_when_completed(
+        session_id: str, state: UploadState, *, image_id: str | None = None
+    ) -> None:
+        if state is UploadState.COMPLETED and not failures:
+            failures.append(session_id)
+            raise DatabaseUnavailable()
+        await finish(session_id, state, image_id=image_id)
+
+    monkeypatch.setattr(sessions, "finish_upload_session", fails_once_when_completed)
+    first = await client.post(url)
+    assert first.status_code == 503
+    assert first.headers["retry-after"] == "5"
+    assert failures == [ticket["upload_id"]]
+    done = await client.post(url)
+    assert done.status_code == 201, done.text
+    token = done.json()["delete_token"]
+    assert snapshot(tmp_path, settings.database_url)[1]["images"] == 1
+    assert incoming(tmp_path) == []
+    deleted = await client.delete(
+        f"/api/v1/images/{done.json()['id']}", headers={"x-delete-token": token}
+    )
+    assert deleted.status_code == 204

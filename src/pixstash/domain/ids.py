@@ -15,7 +15,17 @@ _PUBLIC_ID = re.compile(rf"^[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}$")
 
 def new_public_id() -> str:
     """7 base62 characters from one read of the OS's random source (~41.7 bits)."""
-    number = int.from_bytes(secrets.token_bytes(8))
+    return _public_id(secrets.token_bytes(8))
+
+
+def derived_public_id(secret: bytes, name: str) -> str:
+    """A public id fixed by ``name`` and unguessable without ``secret`` (HMAC-SHA256):
+    a retried operation names the same image as the attempt before it."""
+    return _public_id(hmac.new(secret, name.encode(), hashlib.sha256).digest()[:8])
+
+
+def _public_id(random_bytes: bytes) -> str:
+    number = int.from_bytes(random_bytes)
     chars = []
     for _ in range(PUBLIC_ID_LENGTH):
         number, index = divmod(number, len(PUBLIC_ID_ALPHABET))

@@ -14,6 +14,7 @@ secret key and the session id, so it is never stored in clear.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -29,18 +30,21 @@ import anyio.to_thread
 
 from pixstash.db.base import UploadSession, UploadSessionStore, UploadState
 from pixstash.domain.formats import SourceFormat, sniff
-from pixstash.domain.model import INCOMING_PREFIX
+from pixstash.domain.ids import derived_public_id, token_matches
+from pixstash.domain.model import INCOMING_PREFIX, Image
 from pixstash.errors import (
     BlobMissing,
     Conflict,
     EmptyUpload,
     FileTooLarge,
+    ImageNotFound,
     ImageRejected,
     InvalidUploadSignature,
     PixstashError,
     UnsupportedMediaType,
     UploadExpired,
     UploadFailed,
+    UploadInProgress,
     UploadMissing,
     UploadNotFound,
 )
@@ -59,7 +63,10 @@ log = logging.getLogger(__name__)
 
 ACCEPTED_TYPES = frozenset(fmt.mime for fmt in SourceFormat)
 HEAD_BYTES = 64  # enough for every magic number sniff() knows
-STALE_CLAIM_SECONDS = 600.0  # a completing claim this old was left by a crash
+# A completing request renews its claim every CLAIM_RENEW_SECONDS; a claim not renewed
+# for STALE_CLAIM_SECONDS was left by a server that died, and the next complete takes it.
+STALE_CLAIM_SECONDS = 30.0
+CLAIM_RENEW_SECONDS = 10.0
 SIGNED_FIELDS = ("key", "Content-Type", "max-size", "expires", "signature")
 _HASH_CHUNK = 1024 * 1024
 # The object is refused for what it is: delete it and fail the session. Anything else
@@ -222,7 +229,15 @@ class DirectUploadService:
                 return await self._replay(again)
             if again.state is UploadState.FAILED:
                 raise UploadFailed()
-            raise Conflict("This upload is being completed by another request; retry shortly.")
+            raise UploadInProgress()
+        prior = await self._committed_before(claimed)
+        if prior is not None:  # a completion committed the image, then died or failed
+            await self.sessions.finish_upload_session(
+                session_id, UploadState.COMPLETED, image_id=prior.id
+            )
+            await self._drop_object(claimed.key)
+            return CompletedUpload(Uploaded(prior, self._delete_token(session_id)), True)
+        renewal = asyncio.create_task(self._hold_claim(session_id))
         try:
             uploaded = await self._ingest(claimed)
         except _REFUSALS:
@@ -234,11 +249,28 @@ class DirectUploadService:
             with anyio.CancelScope(shield=True):
                 await self._release(session_id)
             raise
-        await self.sessions.finish_upload_session(
-            session_id, UploadState.COMPLETED, image_id=uploaded.image.id
-        )
+        finally:
+            renewal.cancel()
+        try:
+            await self.sessions.finish_upload_session(
+                session_id, UploadState.COMPLETED, image_id=uploaded.image.id
+            )
+        except BaseException:  # the image is committed: a retry finds it and finishes
+            with anyio.CancelScope(shield=True):
+                await self._release(session_id)
+            raise
         await self._drop_object(claimed.key)
         return CompletedUpload(uploaded, replayed=False)
+
+    async def _hold_claim(self, session_id: str) -> None:
+        """Renew the completing claim while this request works on it (a large file, a
+        slow store), so that only a dead server's claim ever goes stale."""
+        while True:
+            await anyio.sleep(CLAIM_RENEW_SECONDS)
+            try:
+                await self.sessions.finish_upload_session(session_id, UploadState.COMPLETING)
+            except PixstashError as exc:  # the next renewal may work; if not, it goes stale
+                log.warning("could not renew the claim on upload %s: %s", session_id, exc)
 
     async def _ingest(self, session: UploadSession) -> Uploaded:
         found = await self.store.stat(session.key)
@@ -261,7 +293,10 @@ class DirectUploadService:
         staged = await self._fetch(session)
         meta = UploadMeta(title=session.title, description=session.description)
         return await self.uploads.ingest_one(
-            staged, meta, delete_token=self._delete_token(session.id)
+            staged,
+            meta,
+            delete_token=self._delete_token(session.id),
+            image_id=self._image_id(session.id),
         )
 
     async def _fetch(self, session: UploadSession) -> StagedFile:
@@ -280,8 +315,26 @@ class DirectUploadService:
 
     async def _replay(self, session: UploadSession) -> CompletedUpload:
         assert session.image_id is not None
+        # a completing server may have died between finishing the session and this
+        await self._drop_object(session.key)
         image = await self.uploads.images.get(session.image_id)
         return CompletedUpload(Uploaded(image, self._delete_token(session.id)), replayed=True)
+
+    def _image_id(self, session_id: str) -> str:
+        return derived_public_id(self.secret, f"pixstash-upload-image\n{session_id}")
+
+    async def _committed_before(self, session: UploadSession) -> Image | None:
+        """The image an earlier completion of this session committed, if one did: the
+        image row and the session's end are two transactions, and a server can die (or
+        the database fail) between them. The id is derived from the session, and the
+        delete token proves the image is this session's, not another's with that id."""
+        try:
+            image = await self.uploads.images.get(self._image_id(session.id))
+        except ImageNotFound:
+            return None
+        if not token_matches(self._delete_token(session.id), image.delete_token_hash):
+            return None
+        return image
 
     def _delete_token(self, session_id: str) -> str:
         digest = hmac.new(

@@ -89,14 +89,20 @@ class UploadService:
             await anyio.to_thread.run_sync(_discard_all, files)
 
     async def ingest_one(
-        self, staged: StagedFile, meta: UploadMeta, *, delete_token: str | None = None
+        self,
+        staged: StagedFile,
+        meta: UploadMeta,
+        *,
+        delete_token: str | None = None,
+        image_id: str | None = None,
     ) -> Uploaded:
-        """One file, with a delete token chosen by the caller (a completed direct upload
-        derives it, so that completing again answers the same token). The staged file
-        is consumed whatever happens."""
+        """One file, with a delete token and an image id chosen by the caller (a direct
+        upload derives both, so that completing again answers the same image; an id
+        already taken is replaced by a random one). The staged file is consumed
+        whatever happens."""
         try:
             probe = await self.validate(staged)
-            return await self._store(staged, probe, meta, delete_token)
+            return await self._store(staged, probe, meta, delete_token, image_id)
         finally:
             await anyio.to_thread.run_sync(staged.discard)
 
@@ -123,6 +129,7 @@ class UploadService:
         probe: Probe,
         meta: UploadMeta,
         delete_token: str | None = None,
+        image_id: str | None = None,
     ) -> Uploaded:
         blob = Blob(
             hash=staged.sha256,
@@ -139,7 +146,7 @@ class UploadService:
         await self.store.put_file(key, staged.path)
         token = delete_token or new_delete_token()
         image = Image(
-            id=new_public_id(),
+            id=image_id or new_public_id(),
             blob_hash=blob.hash,
             format=probe.format,
             width=probe.width,

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from pixstash.errors import BackendUnavailable, PixstashError
+from pixstash.errors import BackendUnavailable, PixstashError, UploadInProgress
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def handle_pixstash_error(request: Request, exc: Exception) -> Response:
         response = render_error(request, exc.status, exc.message)
     else:
         response = error_response(exc.status, exc.code, exc.message)
-    if isinstance(exc, BackendUnavailable):
+    if isinstance(exc, BackendUnavailable | UploadInProgress):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

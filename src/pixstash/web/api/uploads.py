@@ -20,7 +20,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Malformed request, empty file",
         403: "Signed fields missing or altered (invalid-upload-signature)",
         404: "No such upload (upload-not-found)",
-        409: "No file sent yet (upload-missing), refused earlier (upload-failed)",
+        409: "No file sent yet (upload-missing), refused earlier (upload-failed), being "
+        "completed by another request (upload-in-progress: retry after Retry-After)",
         410: "The upload expired (upload-expired)",
         413: "File too large, or larger than declared",
         415: "Not an accepted image type",
