@@ -130,8 +130,9 @@ def build_container(settings: Settings) -> Container:
     uploads = UploadService(
         meta, store, queue, engine, images, max_pixels=settings.max_pixels, cpu=cpu
     )
+    sessions = SqlUploadSessionStore(db)
     direct_uploads = DirectUploadService(
-        SqlUploadSessionStore(db),
+        sessions,
         store,
         uploads,
         staging,
@@ -152,6 +153,13 @@ def build_container(settings: Settings) -> Container:
         renditions=renditions,
         media=media,
         images=images,
-        maintenance=MaintenanceService(meta, store, images, staging),
+        maintenance=MaintenanceService(
+            meta,
+            store,
+            images,
+            staging,
+            sessions,
+            upload_seconds=settings.direct_upload_seconds,
+        ),
         direct_uploads=direct_uploads,
     )

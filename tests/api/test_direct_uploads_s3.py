@@ -104,6 +104,24 @@ async def test_presigned_post_to_the_bucket_then_complete(
     assert (await client.get(f"/api/v1/images/{image['id']}")).json()["status"] == "ready"
 
 
+def csp_of(page: httpx.Response) -> dict[str, list[str]]:
+    header = page.headers["content-security-policy"]
+    return {name: sources for name, *sources in (d.split() for d in header.split(";"))}
+
+
+async def test_pages_let_the_browser_post_to_the_bucket(
+    client: httpx.AsyncClient, s3_endpoint: S3Endpoint, bucket: str
+) -> None:
+    """The upload page sends files to the ticket's url: its origin must be in connect-src."""
+    ticket = await start(client, imagegen.jpeg_bytes(50, 40), "image/jpeg")
+    page = await client.get("/")
+    assert page.status_code == 200
+    csp = csp_of(page)
+    assert csp["connect-src"] == ["'self'", s3_endpoint.url]
+    assert ticket["url"].startswith(s3_endpoint.url + "/")
+    assert csp["default-src"] == ["'self'"]  # nothing else opened
+
+
 async def test_non_image_in_the_bucket_is_refused_and_deleted(
     client: httpx.AsyncClient, s3_endpoint: S3Endpoint, bucket: str
 ) -> None:

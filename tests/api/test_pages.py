@@ -36,6 +36,8 @@ async def test_upload_page_has_no_inline_script(client: httpx.AsyncClient) -> No
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp
     assert "frame-ancestors 'none'" in csp
+    # local storage: uploads go to this app, nowhere else
+    assert "connect-src 'self';" in csp
 
 
 async def test_share_page_unfurls(client: httpx.AsyncClient) -> None:

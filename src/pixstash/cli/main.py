@@ -225,7 +225,8 @@ def storage_setup(
         str, typer.Option(help="Storage class for old originals (S3 only).")
     ] = "STANDARD_IA",
 ) -> None:
-    """Install the bucket lifecycle rules that clean up storage (S3); run again to change."""
+    """Install the bucket lifecycle rules that clean up storage and the CORS rule that lets
+    the upload page POST to the bucket (S3); run again to change."""
     from pixstash.storage.base import SCHEMES
     from pixstash.storage.s3 import S3BlobStore
     from pixstash.wiring import backend_class
@@ -245,18 +246,22 @@ def storage_setup(
         )
         return
     _install_lifecycle(settings, cold_after_days, cold_class)
+    _install_cors(settings)
 
 
 def _install_lifecycle(settings: Settings, cold_after_days: int | None, cold_class: str) -> None:
     from pixstash.errors import PixstashError
-    from pixstash.storage.lifecycle import describe_rule, install_lifecycle
+    from pixstash.storage.lifecycle import describe_rule, incoming_expiry_days, install_lifecycle
     from pixstash.storage.s3 import S3BlobStore
 
     try:
         store = S3BlobStore.from_url(settings.storage_url)
         try:
             result = install_lifecycle(
-                store, cold_after_days=cold_after_days, cold_class=cold_class
+                store,
+                cold_after_days=cold_after_days,
+                cold_class=cold_class,
+                incoming_days=incoming_expiry_days(settings.direct_upload_seconds),
             )
         finally:
             asyncio.run(store.close())
@@ -270,6 +275,34 @@ def _install_lifecycle(settings: Settings, cold_after_days: int | None, cold_cla
         console.print(f"  kept {rule.get('ID', '(no id)')}: {describe_rule(rule)}")
 
 
+def _install_cors(settings: Settings) -> None:
+    from pixstash.errors import PixstashError
+    from pixstash.storage.cors import describe_cors_rule, install_cors, origin_of
+    from pixstash.storage.s3 import S3BlobStore
+
+    if not settings.public_url:
+        console.print(
+            "[yellow]no CORS rule installed:[/yellow] set PIXSTASH_PUBLIC_URL to the app's "
+            "URL and run this again; until then the upload page cannot send files to the "
+            "bucket (API clients can)."
+        )
+        return
+    try:
+        origin = origin_of(settings.public_url)
+        store = S3BlobStore.from_url(settings.storage_url)
+        try:
+            result = install_cors(store, [origin])
+        finally:
+            asyncio.run(store.close())
+    except PixstashError as exc:
+        console.print(f"[red]could not install the CORS rule:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    console.print(f"CORS rules of bucket {store.bucket}:")
+    console.print(f"  set  {result.installed['ID']}: {describe_cors_rule(result.installed)}")
+    for rule in result.kept:
+        console.print(f"  kept {rule.get('ID', '(no id)')}: {describe_cors_rule(rule)}")
+
+
 @app.command()
 def gc(
     grace: Annotated[
@@ -278,7 +311,11 @@ def gc(
     ] = None,
     incoming_grace: Annotated[
         int,
-        typer.Option(min=0, help="Remove direct uploads left in incoming/ this long (seconds)."),
+        typer.Option(
+            min=0,
+            help="Remove direct uploads left in incoming/ this long (seconds), unless their "
+            "upload can still be completed; forget finished upload sessions this old.",
+        ),
     ] = INCOMING_GRACE_SECONDS,
     dry_run: Annotated[bool, typer.Option(help="Report, remove nothing.")] = False,
 ) -> None:
@@ -288,10 +325,12 @@ def gc(
     age = settings.tmp_max_age_seconds if grace is None else grace
     report = asyncio.run(_gc(settings, age, incoming_grace, dry_run))
     verb = "would remove" if dry_run else "removed"
+    forgot = "would forget" if dry_run else "forgot"
     console.print(
         f"{verb} {report.orphan_objects} orphan object(s) ({report.orphan_bytes} bytes) and "
         f"{report.incoming_objects} abandoned upload(s) ({report.incoming_bytes} bytes), "
-        f"finished {report.purged_blobs} deletion(s), swept {report.temp_files} temp file(s)"
+        f"finished {report.purged_blobs} deletion(s), swept {report.temp_files} temp file(s), "
+        f"{forgot} {report.upload_sessions} expired or finished upload session(s)"
     )
 
 

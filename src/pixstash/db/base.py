@@ -77,6 +77,25 @@ class UploadSessionStore(Protocol):
         """Leave the completing state: back to pending, or to completed or failed."""
         ...
 
+    async def open_upload_keys(self, *, expiring_after: datetime) -> set[str]:
+        """The storage keys of sessions not finished (pending, or being completed) that
+        expire after ``expiring_after``: objects that may still be completed."""
+        ...
+
+    async def count_stale_upload_sessions(
+        self, *, expired_before: datetime, finished_before: datetime
+    ) -> int:
+        """How many sessions ``delete_stale_upload_sessions`` would delete now."""
+        ...
+
+    async def delete_stale_upload_sessions(
+        self, *, expired_before: datetime, finished_before: datetime
+    ) -> int:
+        """Delete the sessions not finished that expired before ``expired_before`` and the
+        finished ones (completed or failed) that finished before ``finished_before``;
+        returns how many. Completing one of them afterwards answers upload-not-found."""
+        ...
+
 
 class MetadataStore(Protocol):
     async def create_image(

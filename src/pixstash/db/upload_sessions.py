@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
 from pixstash.db.base import UploadSession, UploadState
 from pixstash.db.engine import Database
@@ -25,6 +26,19 @@ def _to_session(row: UploadSessionRow) -> UploadSession:
         title=row.title,
         description=row.description,
         image_id=row.image_id,
+    )
+
+
+_UNFINISHED = (UploadState.PENDING.value, UploadState.COMPLETING.value)
+_FINISHED = (UploadState.COMPLETED.value, UploadState.FAILED.value)
+
+
+def _stale(expired_before: datetime, finished_before: datetime) -> ColumnElement[bool]:
+    """Unfinished sessions past their expiry, finished ones past their retention."""
+    return or_(
+        UploadSessionRow.state.in_(_UNFINISHED) & (UploadSessionRow.expires_at < expired_before),
+        UploadSessionRow.state.in_(_FINISHED)
+        & (func.coalesce(UploadSessionRow.state_changed_at, 0.0) < finished_before.timestamp()),
     )
 
 
@@ -88,3 +102,35 @@ class SqlUploadSessionStore:
                 .values(state=state.value, state_changed_at=time.time(), image_id=image_id)
                 .execution_options(synchronize_session=False)
             )
+
+    async def open_upload_keys(self, *, expiring_after: datetime) -> set[str]:
+        async with self.db.read() as db_session:
+            keys = await db_session.scalars(
+                select(UploadSessionRow.key).where(
+                    UploadSessionRow.state.in_(_UNFINISHED),
+                    UploadSessionRow.expires_at > expiring_after,
+                )
+            )
+            return set(keys)
+
+    async def count_stale_upload_sessions(
+        self, *, expired_before: datetime, finished_before: datetime
+    ) -> int:
+        async with self.db.read() as db_session:
+            count = await db_session.scalar(
+                select(func.count())
+                .select_from(UploadSessionRow)
+                .where(_stale(expired_before, finished_before))
+            )
+        return int(count or 0)
+
+    async def delete_stale_upload_sessions(
+        self, *, expired_before: datetime, finished_before: datetime
+    ) -> int:
+        async with self.db.write() as db_session:
+            deleted = await db_session.execute(
+                delete(UploadSessionRow)
+                .where(_stale(expired_before, finished_before))
+                .execution_options(synchronize_session=False)
+            )
+        return int(deleted.rowcount)  # type: ignore[attr-defined]

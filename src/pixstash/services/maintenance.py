@@ -4,7 +4,11 @@ left alone: they may belong to an upload whose row is being committed right now.
 
 Objects under ``incoming/`` are not orphans: a client may still be sending one, or about
 to complete it. They have their own grace (a day by default, like the bucket lifecycle
-rule ``pixstash storage setup`` installs on S3)."""
+rule ``pixstash storage setup`` installs on S3), and the object of an upload session that
+can still be completed is kept whatever its age (an upload window longer than the grace,
+a storage clock ahead of ours). Upload sessions that can no longer be completed are
+deleted, and finished ones once they are older than the incoming grace: completing them
+again would then answer upload-not-found instead of replaying the result."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 
-from pixstash.db.base import MetadataStore
+from pixstash.db.base import MetadataStore, UploadSessionStore
 from pixstash.domain.model import INCOMING_PREFIX
 from pixstash.services.images import ImageService
 from pixstash.services.staging import StagingArea
@@ -29,6 +33,7 @@ class GcReport:
     temp_files: int
     incoming_objects: int = 0
     incoming_bytes: int = 0
+    upload_sessions: int = 0  # expired or finished upload sessions deleted
 
 
 INCOMING_GRACE_SECONDS = 24 * 3600
@@ -45,13 +50,19 @@ class MaintenanceService:
         store: BlobStore,
         images: ImageService,
         staging: StagingArea,
+        sessions: UploadSessionStore,
         *,
+        upload_seconds: float,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """``upload_seconds``: how long a direct upload may take to start sending; it
+        may be completed until as long again after it expired."""
         self.meta = meta
         self.store = store
         self.images = images
         self.staging = staging
+        self.sessions = sessions
+        self.upload_window = timedelta(seconds=upload_seconds)
         self.clock = clock
 
     async def collect_garbage(
@@ -80,22 +91,42 @@ class MaintenanceService:
         if not dry_run:
             temp = await anyio.to_thread.run_sync(self.staging.sweep, grace_seconds)
             temp += await self.store.sweep_incomplete(grace_seconds)
+        sessions = await self.forget_upload_sessions(
+            retention_seconds=incoming_grace_seconds, dry_run=dry_run
+        )
         incoming, incoming_size = await self.expire_incoming(
             grace_seconds=incoming_grace_seconds, dry_run=dry_run
         )
-        return GcReport(purged, count, size, temp, incoming, incoming_size)
+        return GcReport(purged, count, size, temp, incoming, incoming_size, sessions)
+
+    async def forget_upload_sessions(
+        self, *, retention_seconds: float, dry_run: bool = False
+    ) -> int:
+        """Delete the upload sessions that can no longer be completed, and the finished
+        ones older than ``retention_seconds``; returns how many (would be) deleted."""
+        now = self.clock()
+        window = {
+            "expired_before": now - self.upload_window,
+            "finished_before": now - timedelta(seconds=retention_seconds),
+        }
+        if dry_run:
+            return await self.sessions.count_stale_upload_sessions(**window)
+        return await self.sessions.delete_stale_upload_sessions(**window)
 
     async def expire_incoming(
         self, *, grace_seconds: float, dry_run: bool = False
     ) -> tuple[int, int]:
-        """Delete direct uploads left under ``incoming/`` longer than the grace period.
+        """Delete direct uploads left under ``incoming/`` longer than the grace period,
+        except those of sessions that can still be completed.
 
         Returns how many objects and bytes (that would be) removed.
         """
-        cutoff = self.clock() - timedelta(seconds=grace_seconds)
+        now = self.clock()
+        cutoff = now - timedelta(seconds=grace_seconds)
+        open_keys = await self.sessions.open_upload_keys(expiring_after=now - self.upload_window)
         count = size = 0
         async for obj in self.store.iter_objects(INCOMING_PREFIX):
-            if obj.modified > cutoff:
+            if obj.modified > cutoff or obj.key in open_keys:
                 continue
             if not dry_run:
                 current = await self.store.stat(obj.key)  # a retry may have rewritten it

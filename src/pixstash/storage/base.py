@@ -76,6 +76,13 @@ class BlobStore(Protocol):
         directly (local disk, memory): then the app receives the bytes itself."""
         ...
 
+    def direct_upload_origin(self) -> str | None:
+        """The origin (``scheme://host[:port]``) that ``presigned_post`` sends browsers
+        to, or None when they upload to the app itself. The pages' Content-Security-Policy
+        must allow it (``connect-src``), and the store must allow the app's origin (CORS).
+        Local work only: no request to the store."""
+        ...
+
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
         """Remove leftovers of interrupted writes; returns how many."""
         ...

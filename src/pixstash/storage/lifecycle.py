@@ -14,6 +14,7 @@ different prefixes each manage only their own rules.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +60,19 @@ def is_ours(rule: dict[str, Any], prefix: str) -> bool:
     return identifier.partition("@")[2] == prefix.rstrip("/")
 
 
+def incoming_expiry_days(upload_seconds: int) -> int:
+    """Days before the bucket expires ``incoming/`` objects: one, or longer when a direct
+    upload may still be completed later (sending may start until it expires, completing
+    is accepted for as long again)."""
+    return max(INCOMING_EXPIRY_DAYS, math.ceil(2 * upload_seconds / 86400))
+
+
 def pixstash_rules(
-    prefix: str, *, cold_after_days: int | None = None, cold_class: str = "STANDARD_IA"
+    prefix: str,
+    *,
+    cold_after_days: int | None = None,
+    cold_class: str = "STANDARD_IA",
+    incoming_days: int = INCOMING_EXPIRY_DAYS,
 ) -> list[dict[str, Any]]:
     """The rules for a store whose keys live under ``prefix`` ("" or "some/path/")."""
     rules: list[dict[str, Any]] = [
@@ -74,7 +86,7 @@ def pixstash_rules(
             "ID": rule_id("expire-incoming", prefix),
             "Filter": {"Prefix": prefix + INCOMING_PREFIX},
             "Status": "Enabled",
-            "Expiration": {"Days": INCOMING_EXPIRY_DAYS},
+            "Expiration": {"Days": incoming_days},
         },
     ]
     if cold_after_days is not None:
@@ -99,10 +111,19 @@ def pixstash_rules(
 
 
 def install_lifecycle(
-    store: S3BlobStore, *, cold_after_days: int | None = None, cold_class: str = "STANDARD_IA"
+    store: S3BlobStore,
+    *,
+    cold_after_days: int | None = None,
+    cold_class: str = "STANDARD_IA",
+    incoming_days: int = INCOMING_EXPIRY_DAYS,
 ) -> LifecycleResult:
     """Replace this deployment's rules in the bucket's lifecycle configuration (blocking)."""
-    ours = pixstash_rules(store.prefix, cold_after_days=cold_after_days, cold_class=cold_class)
+    ours = pixstash_rules(
+        store.prefix,
+        cold_after_days=cold_after_days,
+        cold_class=cold_class,
+        incoming_days=incoming_days,
+    )
     current = read_rules(store)
     kept = [rule for rule in current if not is_ours(rule, store.prefix)]
     try:
@@ -110,7 +131,7 @@ def install_lifecycle(
             Bucket=store.bucket, LifecycleConfiguration={"Rules": kept + ours}
         )
     except (ClientError, BotoCoreError) as exc:
-        raise _unavailable("set the lifecycle rules of", store.bucket, exc) from exc
+        raise bucket_unavailable("set the lifecycle rules of", store.bucket, exc) from exc
     return LifecycleResult(ours, kept, len(current) - len(kept))
 
 
@@ -121,9 +142,9 @@ def read_rules(store: S3BlobStore) -> list[dict[str, Any]]:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
             return []
-        raise _unavailable("read the lifecycle rules of", store.bucket, exc) from exc
+        raise bucket_unavailable("read the lifecycle rules of", store.bucket, exc) from exc
     except BotoCoreError as exc:
-        raise _unavailable("read the lifecycle rules of", store.bucket, exc) from exc
+        raise bucket_unavailable("read the lifecycle rules of", store.bucket, exc) from exc
     rules: list[dict[str, Any]] = answer.get("Rules", [])
     return rules
 
@@ -145,7 +166,8 @@ def describe_rule(rule: dict[str, Any]) -> str:
     return f"a rule on {target}"
 
 
-def _unavailable(action: str, bucket: str, exc: Exception) -> StorageUnavailable:
+def bucket_unavailable(action: str, bucket: str, exc: Exception) -> StorageUnavailable:
+    """Our error for a failed bucket-configuration call (botocore's stays chained)."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         detail = f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")

@@ -180,6 +180,9 @@ class LocalBlobStore:
     ) -> PresignedPost | None:
         return None  # clients send the bytes to the app, which signs its own URL
 
+    def direct_upload_origin(self) -> str | None:
+        return None
+
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
         def sweep() -> int:
             if not self._staging.is_dir():

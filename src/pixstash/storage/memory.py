@@ -60,6 +60,9 @@ class MemoryBlobStore:
     ) -> PresignedPost | None:
         return None  # clients send the bytes to the app, which signs its own URL
 
+    def direct_upload_origin(self) -> str | None:
+        return None
+
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
         return 0  # writes are atomic in memory: nothing is ever left half-done
 

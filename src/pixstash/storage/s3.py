@@ -35,10 +35,12 @@ import anyio.to_thread
 import boto3
 from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pixstash.domain.formats import OutputFormat, SourceFormat
+from pixstash.domain.model import INCOMING_PREFIX
 from pixstash.errors import BlobMissing, ConfigurationError, StorageUnavailable
 from pixstash.storage.base import PresignedPost, StoredObject, validate_key
 
@@ -89,6 +91,9 @@ class S3BlobStore:
             # each managed transfer may hold several connections at once
             max_pool_connections=max_connections * transfer_concurrency,
         )
+        self._endpoint = endpoint
+        self._config = config
+        self._upload_origin: str | None = None
         # A session of our own: boto3's default session is not safe to share across threads.
         try:
             self._client: Any = boto3.session.Session().client(
@@ -330,6 +335,27 @@ class S3BlobStore:
                 return PresignedPost(url=post["url"], fields=dict(post["fields"]))
 
         return await self._run(sign)
+
+    def direct_upload_origin(self) -> str:
+        """Where ``presigned_post`` sends browsers: the endpoint, or the bucket's own host
+        with virtual-hosted addressing. boto3 decides; an unsigned client asks it the
+        same way without needing credentials, and makes no request."""
+        if self._upload_origin is None:
+            unsigned = boto3.session.Session().client(
+                "s3",
+                endpoint_url=self._endpoint,
+                config=self._config.merge(Config(signature_version=UNSIGNED)),
+            )
+            try:
+                with _translated("sign an upload to", "the bucket"):
+                    url = unsigned.generate_presigned_post(
+                        Bucket=self.bucket, Key=self._key(INCOMING_PREFIX + "origin")
+                    )["url"]
+            finally:
+                unsigned.close()
+            parts = urlsplit(url)
+            self._upload_origin = f"{parts.scheme}://{parts.netloc}"
+        return self._upload_origin
 
     async def check(self) -> None:
         def probe() -> None:

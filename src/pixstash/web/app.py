@@ -39,6 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         container = build_container(settings)
         await container.store.check()
         app.state.container = container
+        # pages let browsers send direct uploads there (CSP connect-src)
+        app.state.upload_origin = await anyio.to_thread.run_sync(
+            container.store.direct_upload_origin
+        )
         container.runner = container.make_runner(settings.job_workers)
         await container.runner.start()
         try:

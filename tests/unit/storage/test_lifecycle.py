@@ -11,6 +11,7 @@ import pytest
 from pixstash.errors import ConfigurationError, StorageUnavailable
 from pixstash.storage.lifecycle import (
     describe_rule,
+    incoming_expiry_days,
     install_lifecycle,
     is_ours,
     pixstash_rules,
@@ -136,3 +137,14 @@ def test_rules_are_described_for_people() -> None:
         "delete objects under 'm/incoming/' after 1 day(s)",
         "move objects under 'm/original/' to STANDARD_IA after 30 day(s)",
     ]
+
+
+def test_incoming_objects_live_as_long_as_an_upload_may_be_completed(
+    s3_endpoint: S3Endpoint, store: S3BlobStore
+) -> None:
+    assert incoming_expiry_days(900) == 1  # the default: 15 minutes, and as long again
+    assert incoming_expiry_days(24 * 3600) == 2
+    assert incoming_expiry_days(7 * 24 * 3600) == 14
+    install_lifecycle(store, incoming_days=incoming_expiry_days(3 * 24 * 3600))
+    incoming = rules_by_id(s3_endpoint, store.bucket)["pixstash-expire-incoming@media"]
+    assert incoming["Expiration"]["Days"] == 6

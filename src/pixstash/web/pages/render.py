@@ -13,14 +13,25 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates"
 
 
 def page_headers(request: Request) -> dict[str, str]:
-    media = request.app.state.container.settings.public_media_url or ""
+    media = request.app.state.container.settings.public_media_url
+    # direct uploads go straight to the bucket when the storage is S3
+    uploads = request.app.state.upload_origin
+    policy = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", media],
+        "media-src": ["'self'", media],
+        "connect-src": ["'self'", uploads],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
     return {
-        "content-security-policy": (
-            "default-src 'self'; script-src 'self'; style-src 'self'; "
-            f"img-src 'self' data: blob: {media}; media-src 'self' {media}; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'"
-        ).replace("  ", " "),
+        "content-security-policy": "; ".join(
+            " ".join([name, *filter(None, sources)]) for name, sources in policy.items()
+        ),
         "x-content-type-options": "nosniff",
         "referrer-policy": "strict-origin-when-cross-origin",
         "x-frame-options": "DENY",
