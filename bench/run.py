@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from types import FrameType
 
+from bench.cluster import ClusterRow, render_cluster, run_cluster
 from bench.ingest import upload_rows
 from bench.measure import BenchConfig, Row
 from bench.pipeline import PipelineResult, render_pipeline, run_pipeline
@@ -27,7 +28,12 @@ OUT_DIR = Path(__file__).parent / "out"
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=("upload", "get", "pipeline"), help="run one benchmark only"
+        "--only",
+        choices=("upload", "get", "pipeline", "cluster"),
+        help="run one benchmark only",
+    )
+    parser.add_argument(
+        "--cluster-uploads", type=int, default=120, help="cluster: measured uploads per shape"
     )
     parser.add_argument("--upload-seconds", type=float, default=10.0)
     parser.add_argument("--get-seconds", type=float, default=5.0)
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-    for tool in ("wrk", "nginx") if args.only != "pipeline" else ():
+    for tool in ("wrk", "nginx") if args.only not in ("pipeline", "cluster") else ("nginx",):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             print(f"{tool} is missing: apt-get install -y nginx wrk", file=sys.stderr)
             return 2
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         uploads: list[Row] = []
         gets: list[Row] = []
         pipeline: PipelineResult | None = None
+        clusters: list[ClusterRow] = []
         if args.only in (None, "upload"):
             _progress("upload ingest", started)
             uploads = upload_rows(cfg)
@@ -93,8 +100,25 @@ def main(argv: list[str] | None = None) -> int:
                 thumbor_venv=args.thumbor_venv,
                 progress=lambda what: _progress(what, started),
             )
+        if args.only in (None, "cluster"):
+            clusters = run_cluster(
+                work,
+                jpeg.read_bytes(),
+                cfg.nonce,
+                uploads=args.cluster_uploads,
+                progress=lambda what: _progress(what, started),
+            )
         info["bench wall time"] = f"{time.monotonic() - started:.0f} s"
-        report = render(cfg, info, uploads, gets, render_pipeline(pipeline) if pipeline else [])
+        report = render(
+            cfg,
+            info,
+            uploads,
+            gets,
+            [
+                *(render_pipeline(pipeline) if pipeline else []),
+                *render_cluster(clusters, jpeg.stat().st_size),
+            ],
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
@@ -109,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_failed = pipeline.failures() if pipeline else []
     for line in pipeline_failed:
         print(f"\nFAILED {line}", file=sys.stderr)
-    return 1 if failed or pipeline_failed else 0
+    cluster_failed = [shape for shape in clusters if shape.error]
+    for shape in cluster_failed:
+        print(f"\nFAILED cluster {shape.label}: {shape.error}", file=sys.stderr)
+    return 1 if failed or pipeline_failed or cluster_failed else 0
 
 
 def _progress(what: str, started: float) -> None:
