@@ -151,6 +151,21 @@ async def test_concurrent_relays_publish_each_job_once(db: Database, make_queue:
     assert sorted(ids, key=int) == [str(i) for i in range(1, 61)]
 
 
+async def test_a_relay_takes_back_the_lease_of_its_own_failed_pass(
+    db: Database, make_queue: MakeQueue
+) -> None:
+    """A pass whose lease committed but whose answer a dropped connection swallowed must
+    not hold the job back for a whole lease once the database is back; another relay's
+    lease still counts."""
+    queue = make_queue()
+    held = time.time() + 3600
+    await add_job(db, kind="mine", lease_until=held, locked_by=queue.identity)
+    await add_job(db, kind="theirs", lease_until=held, locked_by="elsewhere:1:1")
+    assert await queue.relay() == 1
+    assert json.loads((await get_message(queue.main_queue)).body)["kind"] == "mine"
+    assert (await queue.stats())["queued"] == 0
+
+
 async def test_an_unreachable_broker_is_reported_quickly(db: Database) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -33,6 +33,10 @@ from pixstash.db.batching import GroupCommitter
 from pixstash.errors import ConfigurationError, DatabaseUnavailable
 
 SCHEMES = ("sqlite", "postgresql")
+# libpq waits for a connection forever by default (or for the OS's SYN retries, minutes):
+# an unreachable PostgreSQL would hang requests instead of answering 503. A
+# ``connect_timeout`` in the URL wins.
+PG_CONNECT_TIMEOUT = 5
 T = TypeVar("T")
 
 
@@ -104,8 +108,17 @@ class Database:
             _install_sqlite_pragmas(self.read_engine, immediate=False)
             _install_sqlite_pragmas(self.sync_write_engine, immediate=True)
         else:
+            connect_args = (
+                {}
+                if "connect_timeout" in self.url.query
+                else {"connect_timeout": PG_CONNECT_TIMEOUT}
+            )
             engine = create_async_engine(
-                self.url, pool_pre_ping=True, pool_size=10, max_overflow=10
+                self.url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                connect_args=connect_args,
             )
             self.write_engine = self.read_engine = engine
             self.sync_write_engine = None

@@ -244,8 +244,16 @@ class AmqpJobQueue:
                     return total
 
     async def _lease_outbox(self) -> list[Any]:
+        """Lease a batch of outbox rows. Rows still leased by this process are taken
+        too: relay passes run one at a time, so such a lease is left by a pass that
+        failed, e.g. a commit whose answer a lost connection swallowed; waiting for it
+        to expire would hold the job back a lease after the database is back."""
         now = time.time()
-        free = (JobRow.lease_until.is_(None)) | (JobRow.lease_until < now)
+        free = (
+            (JobRow.lease_until.is_(None))
+            | (JobRow.lease_until < now)
+            | (JobRow.locked_by == self.identity)
+        )
         batch = (
             select(JobRow.id)
             .where(JobRow.state == "pending", JobRow.run_after <= now, free)

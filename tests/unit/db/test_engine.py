@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
 from sqlalchemy import Connection, func, select, text, update
 
+from pixstash.db import engine
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
 from pixstash.errors import DatabaseUnavailable
@@ -99,3 +101,20 @@ async def test_an_unreachable_postgresql_is_unavailable() -> None:
             await db.ping()
     finally:
         await db.close()
+
+
+async def test_a_postgresql_that_never_answers_is_unavailable_after_a_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``connect_timeout`` in the URL libpq would wait forever: requests would hang
+    instead of answering 503."""
+    monkeypatch.setattr(engine, "PG_CONNECT_TIMEOUT", 2)  # libpq's minimum
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; no reply
+        db = Database(f"postgresql+psycopg://pixstash@127.0.0.1:{silent.getsockname()[1]}/db")
+        try:
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match="timeout"):
+                await db.ping()
+            assert time.monotonic() - started < 10
+        finally:
+            await db.close()
