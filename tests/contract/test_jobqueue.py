@@ -119,6 +119,25 @@ async def test_fail_retries_with_backoff_then_dead_letters(
     assert await queue.claim() is None
 
 
+async def test_postpone_uses_no_attempt_however_often(
+    db: Database, queue: JobQueue, let_backoff_pass: Callable[[], Awaitable[None]]
+) -> None:
+    """An outage postpones a job as often as it lasts; it is never dead-lettered for it."""
+    await add_job(db)
+    job = await queue.claim()
+    for _ in range(4):  # more than max_attempts (3)
+        assert job is not None
+        assert job.attempts == 1
+        await queue.postpone(job, "StorageUnavailable: S3 is down", RETRY_SECONDS)
+        assert await queue.claim() is None  # not due yet
+        await let_backoff_pass()
+        job = await claim_within(queue, 10)
+    assert job.attempts == 1
+    assert pending_and_dead(await queue.stats()) == {"pending": 1, "dead": 0}
+    await queue.complete(job)
+    assert pending_and_dead(await queue.stats()) == {"pending": 0, "dead": 0}
+
+
 async def test_expired_lease_makes_a_job_claimable_again(db: Database) -> None:
     first = DbJobQueue(db, lease_seconds=30, identity="other-host:1:1")
     second = DbJobQueue(db, lease_seconds=30)

@@ -423,6 +423,25 @@ class AmqpJobQueue:
             )
         return not dead
 
+    async def postpone(self, job: Job, error: str, delay: float) -> None:
+        _, message = self._in_flight.pop(id(job))
+        # the longest retry queue not longer than asked (the shortest one at least)
+        fitting = [d for d in self.retry_delays if d <= delay] or [min(self.retry_delays)]
+        attempts = job.attempts - 1
+        await self._publish(self._retry_queue(max(fitting)), message.body, str(job.id), attempts)
+        await self._settle(message)
+        async with self.db.write() as session:
+            await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.state != "dead")
+                .values(
+                    attempts=JobRow.attempts - 1,
+                    state="published",
+                    locked_by=None,
+                    last_error=error[:2000].replace("\x00", ""),
+                )
+            )
+
     def notify(self) -> None:
         self._wakeup.set()
         self._kick_relay()

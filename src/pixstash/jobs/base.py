@@ -45,6 +45,11 @@ class JobQueue(Protocol):
         """Schedule a retry with backoff; returns False when the job was dead-lettered."""
         ...
 
+    async def postpone(self, job: Job, error: str, delay: float) -> None:
+        """Run the job again after about ``delay`` seconds without counting this attempt:
+        a backend it needs was down, which says nothing about the job itself."""
+        ...
+
     def notify(self) -> None:
         """Wake this process's idle workers (new jobs were committed)."""
         ...

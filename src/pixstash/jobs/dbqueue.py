@@ -145,6 +145,21 @@ class DbJobQueue:
             )
         return not dead
 
+    async def postpone(self, job: Job, error: str, delay: float) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.locked_by == self.identity)
+                .values(
+                    state="pending",
+                    attempts=JobRow.attempts - 1,
+                    run_after=time.time() + delay,
+                    lease_until=None,
+                    locked_by=None,
+                    last_error=error[:2000].replace("\x00", ""),
+                )
+            )
+
     def notify(self) -> None:
         self._wakeup.set()
 

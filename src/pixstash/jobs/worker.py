@@ -11,9 +11,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from pixstash.errors import BackendUnavailable
 from pixstash.jobs.base import Job, JobQueue
 
 log = logging.getLogger(__name__)
+# A job that met an outage (storage, database, cache) runs again this much later, for as
+# long as the outage lasts: accepted uploads become ready once the backend is back.
+OUTAGE_DELAY_SECONDS = 5.0
 
 Handler = Callable[[dict[str, str]], Awaitable[None]]
 
@@ -27,12 +31,14 @@ class JobRunner:
         concurrency: int,
         poll_seconds: float = 1.0,
         heartbeat_seconds: float = 20.0,
+        outage_delay: float = OUTAGE_DELAY_SECONDS,
     ) -> None:
         self.queue = queue
         self.handlers = dict(handlers)
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
+        self.outage_delay = outage_delay
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -86,6 +92,9 @@ class JobRunner:
             await handler(job.payload)
         except asyncio.CancelledError:
             raise  # shutdown: the lease runs out and another worker takes it
+        except BackendUnavailable as exc:  # an outage, not a bad job: no attempt is used
+            log.warning("job %s (%s) postponed: %s", job.id, job.kind, exc)
+            await self.queue.postpone(job, f"{type(exc).__name__}: {exc}", self.outage_delay)
         except Exception as exc:
             log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
             if not await self.queue.fail(job, f"{type(exc).__name__}: {exc}"):

@@ -7,10 +7,11 @@ import json
 import time
 
 import pytest
+from sqlalchemy import select
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
-from pixstash.errors import DatabaseUnavailable
+from pixstash.errors import DatabaseUnavailable, StorageUnavailable
 from pixstash.jobs.base import Job
 from pixstash.jobs.dbqueue import DbJobQueue
 from pixstash.jobs.worker import JobRunner
@@ -61,3 +62,33 @@ async def test_worker_survives_backend_errors(db: Database) -> None:
         await runner.stop()
     assert sorted(set(seen)) == ["0", "1", "2"]
     assert queue.heartbeats > 0
+
+
+async def test_an_outage_in_a_job_postpones_it_without_using_attempts(db: Database) -> None:
+    """A handler that meets a storage outage more often than max_attempts still runs once
+    the storage is back: outages are not the job's fault."""
+    async with db.write() as session:
+        session.add(JobRow(kind="k", payload="{}", run_after=time.time()))
+    queue = DbJobQueue(db, lease_seconds=30, max_attempts=2)
+    outages = 5
+    done = asyncio.Event()
+
+    async def handler(payload: dict[str, str]) -> None:
+        nonlocal outages
+        if outages:
+            outages -= 1
+            raise StorageUnavailable("S3 is down")
+        done.set()
+
+    runner = JobRunner(queue, {"k": handler}, concurrency=1, poll_seconds=0.01, outage_delay=0)
+    await runner.start()
+    try:
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await runner.stop()
+    async with db.read() as session:
+        row = (await session.scalars(select(JobRow))).one_or_none()
+    assert outages == 0
+    assert row is None or row.state != "dead"
+    stats = await queue.stats()
+    assert stats["dead"] == 0
