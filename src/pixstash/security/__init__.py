@@ -1,0 +1,1 @@
+"""Guards on what comes in: the malware scanner, rate limits, the URL fetcher."""
