@@ -74,6 +74,40 @@ def repack(data: bytes) -> Repacked:
         pos = end
 
 
+def canvas_size(data: bytes) -> tuple[int, int]:
+    """The canvas Pillow draws frames on: the logical screen, grown to every frame's
+    extent (Pillow grows it as it seeks, so one huge frame in a tiny GIF costs its
+    whole size). Headers only, and as tolerant as Pillow's reader: a byte that starts
+    no block is skipped, and only the trailer or the end of the data stops it."""
+    width = int.from_bytes(data[6:8], "little")
+    height = int.from_bytes(data[8:10], "little")
+    flags = data[10] if len(data) > 10 else 0
+    pos = 13 + (_table_size(flags) if flags & 0x80 else 0)
+    while pos < len(data):
+        kind = data[pos]
+        if kind == _IMAGE and pos + 10 <= len(data):
+            left, top, frame_width, frame_height = (
+                int.from_bytes(data[at : at + 2], "little") for at in range(pos + 1, pos + 9, 2)
+            )
+            width, height = max(width, left + frame_width), max(height, top + frame_height)
+            image_flags = data[pos + 9]
+            pos += 10 + (_table_size(image_flags) if image_flags & 0x80 else 0)
+            pos = _skip_sub_blocks(data, pos + 1)
+        elif kind == _EXTENSION:
+            pos = _skip_sub_blocks(data, pos + 2)
+        elif kind == _TRAILER:
+            break
+        else:
+            pos += 1
+    return width, height
+
+
+def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    while pos < len(data) and data[pos]:
+        pos += 1 + data[pos]
+    return pos + 1
+
+
 def _canonical_control(block: bytes) -> bytes:
     """A graphic control extension rebuilt from its four fields: nothing rides along."""
     if len(block) < 8 or block[2] != 4:

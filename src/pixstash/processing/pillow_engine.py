@@ -16,6 +16,7 @@ from pixstash.processing import gif
 from pixstash.processing.decode import Decoded, decode
 from pixstash.processing.encode import EncodeOptions, encode
 from pixstash.processing.guard import decoding, quiet_pillow
+from pixstash.processing.memory import release_free_memory
 from pixstash.processing.payload import carries_payload
 from pixstash.processing.placeholder import describe
 from pixstash.processing.probe import DEFAULT_MAX_DECODE_BYTES, DEFAULT_MAX_FRAMES, probe_image
@@ -42,7 +43,10 @@ class PillowEngine:
         self.max_frames = max_frames
 
     def probe(self, path: Path, *, max_pixels: int) -> Probe:
-        return probe_image(path, max_pixels, self.max_decode_bytes, self.max_frames)
+        try:
+            return probe_image(path, max_pixels, self.max_decode_bytes, self.max_frames)
+        finally:
+            release_free_memory()  # a validating decode can hold hundreds of MB
 
     def describe(self, data: bytes) -> Placeholder:
         with decoding(), Image.open(io.BytesIO(data)) as image:
@@ -57,6 +61,14 @@ class PillowEngine:
     ) -> list[Rendered]:
         if not targets:
             return []
+        try:
+            return self._render_all(source, source_format, targets)
+        finally:
+            release_free_memory()  # decoded frames: up to hundreds of MB, now freed
+
+    def _render_all(
+        self, source: Path, source_format: SourceFormat, targets: Sequence[Target]
+    ) -> list[Rendered]:
         rendered: dict[int, Rendered] = {}
         if source_format is SourceFormat.GIF:
             rendered = _repacked_gifs(source, targets)

@@ -10,7 +10,7 @@ from PIL import ImageFile
 from pixstash.domain.formats import SourceFormat, sniff
 from pixstash.domain.model import Probe
 from pixstash.errors import ImageCorrupt, ImageTooLarge, UnsupportedMediaType
-from pixstash.processing import jpeg
+from pixstash.processing import gif, jpeg
 from pixstash.processing.guard import decoding, open_image
 from pixstash.processing.orientation import read_orientation, swaps_axes
 
@@ -39,10 +39,16 @@ def check_budget(width: int, height: int, frames: int, max_pixels: int) -> None:
         )
 
 
-def validate_pixels(image: ImageFile.ImageFile, fmt: SourceFormat, frames: int) -> int:
+def validate_pixels(
+    image: ImageFile.ImageFile, fmt: SourceFormat, frames: int, max_pixels: int, max_bytes: int
+) -> int:
     """Decode every frame (JPEG at 1/8 scale) and return the EXIF orientation.
 
     A reduced JPEG decode still reads all entropy-coded data, so truncation shows.
+    A GIF frame may reach beyond the logical screen: Pillow then grows the canvas as
+    it seeks (its own bomb check is off, see guard.py), so the limits are checked again
+    before each frame is decoded. Found by the fuzzer: a 24x16 GIF whose second frame
+    is 50594x6283 allocated 1.3 GB.
     """
     if fmt is SourceFormat.JPEG:
         width, height = image.size
@@ -51,6 +57,8 @@ def validate_pixels(image: ImageFile.ImageFile, fmt: SourceFormat, frames: int) 
     orientation = read_orientation(image)  # a PNG eXIf may follow the pixel data
     for index in range(1, frames):
         image.seek(index)
+        check_budget(*image.size, frames, max_pixels)
+        check_animation_memory(*image.size, frames, max_bytes)
         image.load()
     return orientation
 
@@ -105,6 +113,60 @@ def check_decode_memory(fp: IO[bytes], fmt: SourceFormat, limit: int) -> None:
         )
 
 
+# Pillow decodes every WebP, still or animated, through libwebp's animation decoder:
+# two canvases of 4 bytes a pixel there, the frame copied out as bytes, and Pillow's
+# own image. Measured: a 7000x7000 WebP (a few KB on the wire) peaked at 800 MB.
+WEBP_BYTES_PER_PIXEL = 16
+
+
+def check_webp_memory(width: int, height: int, fmt: SourceFormat, limit: int) -> None:
+    """Refuse a WebP whose canvas would need more than ``limit`` bytes to decode."""
+    if fmt is not SourceFormat.WEBP:
+        return
+    needed = width * height * WEBP_BYTES_PER_PIXEL
+    if needed > limit:
+        raise ImageTooLarge(
+            f"This {width}x{height} WebP needs {needed / 2**20:,.0f} MB to decode; the "
+            f"limit is {limit / 2**20:,.0f} MB. Downscale it and upload again."
+        )
+
+
+# An animation is rendered from all its frames held decoded (with their renditions,
+# ~6 bytes a pixel), and the full-size steps (disposal onto the canvas, colour
+# conversion, the MP4 and full-size encoders) cost ~28 bytes per canvas pixel more.
+# Measured (tests/hostile): a two-frame 4900x4900 GIF, 100 bytes on the wire and within
+# the pixel budget, peaked at 735 MB; 1000 frames of 220x220 at ~300 MB.
+ANIMATION_BYTES_PER_PIXEL = 6
+ANIMATION_BYTES_PER_CANVAS_PIXEL = 28
+
+
+def check_animation_memory(width: int, height: int, frames: int, limit: int) -> None:
+    """Refuse an animation whose render would need more than ``limit`` bytes."""
+    if frames <= 1:
+        return
+    canvas = width * height
+    needed = canvas * (frames * ANIMATION_BYTES_PER_PIXEL + ANIMATION_BYTES_PER_CANVAS_PIXEL)
+    if needed > limit:
+        raise ImageTooLarge(
+            f"This {width}x{height} animation of {frames:,} frames needs "
+            f"{needed / 2**20:,.0f} MB to process; the limit is {limit / 2**20:,.0f} MB. "
+            "Downscale or shorten it and upload again."
+        )
+
+
+def check_gif_canvas(
+    fp: IO[bytes], image: ImageFile.ImageFile, frames: int, max_pixels: int, max_bytes: int
+) -> None:
+    """Apply the limits to the canvas a GIF's frames grow it to, before Pillow seeks
+    there: it allocates the grown canvas while seeking, before any check of ours can
+    run. Found by the fuzzer: a 24x16 GIF with a 37636x47315 frame took 6.8 GB."""
+    fp.seek(0)
+    width, height = gif.canvas_size(fp.read())
+    width, height = max(width, image.size[0]), max(height, image.size[1])
+    check_budget(width, height, frames, max_pixels)
+    check_animation_memory(width, height, frames, max_bytes)
+
+
 # Frames an animation may have (each variant and the MP4 keep them all).
 DEFAULT_MAX_FRAMES = 1000
 
@@ -134,12 +196,16 @@ def probe_image(
             frames = frame_count(image, fmt)
             check_budget(width, height, frames, max_pixels)
             check_frames(frames, max_frames)
+            check_webp_memory(width, height, fmt, max_decode_bytes)
+            check_animation_memory(width, height, frames, max_decode_bytes)
             check_decode_memory(fp, fmt, max_decode_bytes)
+            if fmt is SourceFormat.GIF:
+                check_gif_canvas(fp, image, frames, max_pixels, max_decode_bytes)
             fp.seek(0)
             if complete:
                 orientation = read_orientation(image)  # EXIF precedes the scan data
             else:
-                orientation = validate_pixels(image, fmt, frames)
+                orientation = validate_pixels(image, fmt, frames, max_pixels, max_decode_bytes)
     if swaps_axes(orientation):
         width, height = height, width
     return Probe(fmt, width, height, frames)

@@ -30,6 +30,7 @@ from pixstash.processing import jpeg
 from pixstash.processing.encode import EncodeOptions
 from pixstash.processing.encode import encode as pillow_encode
 from pixstash.processing.guard import decoding, open_image
+from pixstash.processing.memory import release_free_memory
 from pixstash.processing.payload import carries_payload
 from pixstash.processing.pillow_engine import PillowEngine
 from pixstash.processing.probe import frame_count
@@ -113,6 +114,8 @@ class VipsEngine:
             return _Job(source, source_format).render(targets)
         except pyvips.Error as exc:
             raise ImageCorrupt() from exc
+        finally:
+            release_free_memory()
 
 
 def uses_vips(source: Path, source_format: SourceFormat) -> bool:

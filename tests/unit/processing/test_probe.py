@@ -216,3 +216,30 @@ def test_refuses_to_validate_with_truncated_images_allowed(engine, samples, monk
 def test_right_magic_wrong_body_is_corrupt(engine, samples, data: bytes) -> None:
     with pytest.raises(ImageCorrupt):
         engine.probe(samples.raw(data), max_pixels=LIMIT)
+
+
+def test_a_webp_that_would_need_too_much_memory_is_refused_from_its_header(
+    engine, samples
+) -> None:
+    # 6000x6000 is within the pixel budget, but Pillow's WebP decoder needs ~16 bytes a
+    # pixel (576 MB): refused before decoding (found by tests/hostile).
+    path = samples.save(Image.new("RGB", (6000, 6000), "green"), "WEBP", quality=10)
+
+    with pytest.raises(ImageTooLarge, match="WebP needs"):
+        engine.probe(path, max_pixels=LIMIT)
+    small = samples.save(Image.new("RGB", (3000, 3000), "green"), "WEBP", quality=10)
+    assert engine.probe(small, max_pixels=LIMIT).width == 3000
+
+
+def test_an_animation_whose_render_would_need_too_much_memory_is_refused(
+    engine, samples
+) -> None:
+    # Two frames of 4000x4000 are within the pixel budget, but rendering them would
+    # peak at ~600 MB (found by tests/hostile); many small frames are fine.
+    big = [Image.new("RGB", (4000, 4000), (i * 99, 0, 0)) for i in range(2)]
+    path = samples.save(big[0], "GIF", save_all=True, append_images=big[1:])
+    with pytest.raises(ImageTooLarge, match="animation of 2 frames"):
+        engine.probe(path, max_pixels=LIMIT)
+    small = [Image.new("RGB", (200, 200), (i % 256, i // 256, 9)) for i in range(300)]
+    path = samples.save(small[0], "GIF", save_all=True, append_images=small[1:])
+    assert engine.probe(path, max_pixels=LIMIT).frames == 300
