@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit install bench clean
+.PHONY: run test lint typecheck layers unit install bench fuzz clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint typecheck layers unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Fuzz the upload validator for FUZZ_SECONDS (atheris; not part of `make test` or CI).
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/fuzz_validator.py -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from pixstash.config import Settings
 from pixstash.db.engine import Database
 from pixstash.db.migrate import upgrade
+from tests.clamd import ClamdServer
 from tests.pgserver import MigratedDatabase, PostgresServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -61,6 +62,15 @@ def postgres() -> Iterator[PostgresServer]:
     server.check()
     yield server
     server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdServer]:
+    """A real clamd with the test signatures (tests/clamd.py), shared by the session."""
+    server = ClamdServer(tmp_path_factory.mktemp("clamd"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -23,6 +26,7 @@ from pixstash.errors import ConfigurationError
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused in production)
 _URI_PATH = re.compile(r"[A-Za-z0-9/_.~-]+")
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
 
 
 def _config_file() -> Path | None:
@@ -44,6 +48,19 @@ class Settings(BaseSettings):
     storage_url: str = "file://./var/blobs"
     queue_url: str = "db://"
     cache_url: str = "memory://"
+    scanner_url: str = Field(
+        default="none",
+        description="Malware scanner for every upload: none, clamd:///path/to/clamd.sock "
+        "or clamd://HOST:3310.",
+    )
+    scanner_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long one scan may take before it counts as down."
+    )
+    scanner_fail_open: bool = Field(
+        default=False,
+        description="With the scanner down: false refuses uploads (503 scanner-unavailable); "
+        "true accepts them unscanned and logs a warning.",
+    )
     secret_key: SecretStr = SecretStr(DEV_SECRET)
 
     host: str = "127.0.0.1"
@@ -74,7 +91,8 @@ class Settings(BaseSettings):
     max_decode_bytes: int = Field(
         default=320 * 1024 * 1024,
         ge=1024 * 1024,
-        description="Memory one decode may need; progressive JPEGs beyond it are refused.",
+        description="Memory one decode may need; progressive JPEGs, WebPs and animations "
+        "that would need more are refused.",
     )
     max_frames: int = Field(
         default=1000, ge=1, description="Frames an animation may have (GIF, WebP, APNG)."
@@ -98,10 +116,122 @@ class Settings(BaseSettings):
     media_cache_item_bytes: int = Field(default=1024 * 1024, ge=0)
     media_cache_ttl_seconds: float = Field(default=30.0, ge=0)
 
+    private_link_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="How long a signed media URL of a private image (/p/...) stays valid; "
+        "pages and API answers to the owner make fresh ones.",
+    )
+    expiry_sweep_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often each process running job workers deletes expired images "
+        "(they are invisible from their expiry on); 0: only `pixstash gc` does.",
+    )
+
+    anonymous_uploads: bool = Field(
+        default=True,
+        description="Accept uploads without an account (with a delete token); false: "
+        "anonymous uploads get 401 authentication-required.",
+    )
+    registration: bool = Field(
+        default=True, description="Anyone may create an account at /register."
+    )
+    session_seconds: int = Field(
+        default=14 * 24 * 3600,
+        ge=300,
+        description="How long a web login lasts (server-side session; logout ends it).",
+    )
+
+    url_ingest_connect_seconds: float = Field(
+        default=5.0, gt=0, description="URL ingest: time to connect to the linked host."
+    )
+    url_ingest_total_seconds: float = Field(
+        default=30.0, gt=0, description="URL ingest: time for the whole fetch, redirects and body."
+    )
+    url_ingest_ports: Annotated[list[int], NoDecode] = Field(
+        default=[80, 443],
+        description="URL ingest: ports links may use (comma-separated).",
+    )
+    url_ingest_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="URL ingest: networks (CIDR, comma-separated) fetched from although "
+        "private or local; for tests and trusted intranets only. Empty: none.",
+    )
+
+    rate_limit_anonymous_uploads: str = Field(
+        default="50/hour",
+        description="Upload requests without an account, per client IP (an IPv6 /64); "
+        "limits' syntax (50/hour, 10 per minute); empty: no limit.",
+    )
+    rate_limit_user_uploads: str = Field(
+        default="500/hour", description="Upload requests per user; empty: no limit."
+    )
+    rate_limit_token_requests: str = Field(
+        default="3600/hour",
+        description="Every API request with a Bearer token, per token; empty: no limit.",
+    )
+    rate_limit_client_id_requests: str = Field(
+        default="12500/day",
+        description="Imgur-compatible API (/3/): requests per Imgur Client-ID (its "
+        "X-RateLimit-Client* headers); empty: no limit.",
+    )
+    rate_limit_ip_requests: str = Field(
+        default="2000/hour",
+        description="Imgur-compatible API (/3/): requests per client IP with a Client-ID "
+        "(its X-RateLimit-User* headers); empty: no limit.",
+    )
+    rate_limit_on_outage: Literal["allow", "refuse"] = Field(
+        default="allow",
+        description="With Redis down: allow skips rate limits (warning logged); refuse "
+        "answers 503 backend-unavailable.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Proxies (IPs or CIDR, comma-separated) whose X-Forwarded-For is "
+        "believed when finding the client IP; empty: the socket peer is the client.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Origins (https://app.example, comma-separated, or *) whose pages may "
+        "call the API from a browser; empty: CORS off.",
+    )
+
+    imgur_client_ids: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Imgur-compatible API (/3/): the Client-IDs accepted in "
+        "`Authorization: Client-ID <id>` (comma-separated); empty: any Client-ID, so "
+        "tools with a built-in Imgur Client-ID work unchanged.",
+    )
+    view_flush_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often each server adds the views and bandwidth it counted to the "
+        "database (one batched UPDATE; also at shutdown).",
+    )
+
     migrate_on_start: bool = True
     tmp_dir: str | None = Field(default=None, description="Temp files (default ./var/tmp).")
     tmp_max_age_seconds: int = Field(default=3600, ge=0)
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as text (for people) or json (one object per line, with "
+        "request_id; for log shippers).",
+    )
+    metrics_dir: str | None = Field(
+        default=None,
+        description="Directory where the processes of one `pixstash serve` or `pixstash "
+        "worker` share metrics (wiped at start); default: a fresh temp dir removed at exit.",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`pixstash worker` serves /metrics on PIXSTASH_HOST at this port "
+        "(e.g. 9101); 0: off.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -117,6 +247,84 @@ class Settings(BaseSettings):
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
         return tuple(sources)
+
+    @field_validator(
+        "url_ingest_ports",
+        "url_ingest_allow_networks",
+        "trusted_proxies",
+        "cors_origins",
+        "imgur_client_ids",
+        mode="before",
+    )
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("url_ingest_ports")
+    @classmethod
+    def _check_ports(cls, value: list[int]) -> list[int]:
+        if not value or not all(1 <= port <= 65535 for port in value):
+            raise ValueError("PIXSTASH_URL_INGEST_PORTS must list ports from 1 to 65535.")
+        return value
+
+    @field_validator("url_ingest_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"PIXSTASH_URL_INGEST_ALLOW_NETWORKS: {net!r} is not a network "
+                    "(e.g. 10.0.0.0/8, 127.0.0.1/32)."
+                ) from exc
+        return value
+
+    @field_validator(
+        "rate_limit_anonymous_uploads",
+        "rate_limit_user_uploads",
+        "rate_limit_token_requests",
+        "rate_limit_client_id_requests",
+        "rate_limit_ip_requests",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            items = parse_many(value) if value else []
+        except ValueError:
+            items = []
+        if value and (len(items) != 1 or items[0].amount < 1):
+            raise ValueError(
+                f"Invalid rate limit {value!r}: write one limit like '50/hour' or "
+                "'10 per minute', or leave it empty for no limit."
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        try:
+            return [str(ip_network(net, strict=False)) for net in value]
+        except ValueError as exc:
+            raise ValueError(
+                f"PIXSTASH_TRUSTED_PROXIES: {exc} (write IPs or networks like 127.0.0.1, "
+                "10.0.0.0/8, ::1)."
+            ) from None
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        origins = [origin.rstrip("/").lower() for origin in value]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"PIXSTASH_CORS_ORIGINS: {origin!r} is not an origin; write "
+                    "scheme://host[:port] like https://app.example, or *."
+                )
+        return origins
 
     @field_validator("public_url", "public_media_url")
     @classmethod

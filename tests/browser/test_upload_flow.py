@@ -24,6 +24,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, Route, expect
 
 from pixstash.processing.placeholder import describe
+from tests.browser.linkhost import serving
 from tests.browser.support import (
     REPORT_CSP,
     UPLOAD_TIMEOUT_MS,
@@ -58,7 +59,14 @@ def server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(browser: Browser, server_root: Path) -> Iterator[str]:
+def link_host() -> Iterator[str]:
+    """An image host on loopback, which the server is told to fetch links from."""
+    with serving({"/linked.png": ("image/png", png_bytes(240, 180, (200, 40, 160)))}) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, server_root: Path, link_host: str) -> Iterator[str]:
     root = server_root
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXSTASH_")}
@@ -67,6 +75,9 @@ def server(browser: Browser, server_root: Path) -> Iterator[str]:
         PIXSTASH_STORAGE_URL=f"file://{root}/blobs",
         PIXSTASH_TMP_DIR=str(root / "tmp"),
         PIXSTASH_ENVIRONMENT="test",
+        # loopback is refused by default; this one test host is allowed
+        PIXSTASH_URL_INGEST_ALLOW_NETWORKS="127.0.0.1/32",
+        PIXSTASH_URL_INGEST_PORTS=link_host.rsplit(":", 1)[1],
     )
     log = root / "server.log"
     command = [str(Path(sys.executable).parent / "pixstash"), "serve"]
@@ -212,6 +223,51 @@ def test_paste_and_refused_file(page: tuple[Page, Problems], tmp_path: Path) -> 
     # Chromium logs the refused XHR's 415 status to the console; nothing else is allowed.
     problems.assert_none(allowed=("status of 415",))
     tab.screenshot(path=tmp_path / "upload-paste-refused.png", full_page=True)
+
+
+PASTE_TEXT = """
+(text) => {
+  const data = new DataTransfer();
+  data.setData("text/plain", text);
+  const event = new ClipboardEvent("paste", {
+    clipboardData: data, bubbles: true, cancelable: true,
+  });
+  (document.activeElement || document.body).dispatchEvent(event);  // as a real paste
+  return event.defaultPrevented;
+}
+"""
+
+
+def test_upload_from_a_pasted_link_and_a_refused_one(
+    page: tuple[Page, Problems], link_host: str, tmp_path: Path
+) -> None:
+    tab, problems = page
+    tab.goto("/")
+    expect(tab.locator("html")).to_have_class(re.compile(r"\bjs\b"))
+
+    # a link pasted on the page (not into a field) is uploaded by link
+    assert tab.evaluate(PASTE_TEXT, f"{link_host}/linked.png") is True
+    done = tab.locator("#uploads .upload-item.is-done")
+    expect(done).to_have_count(1, timeout=UPLOAD_TIMEOUT_MS)
+    share = done.locator("a.share-link").get_attribute("href")
+    assert share is not None
+    info = tab.request.get(f"/api/v1/images/{share.rsplit('/', 1)[1]}")
+    assert info.status == 200, info.text()
+    assert (info.json()["width"], info.json()["height"]) == (240, 180)
+
+    # plain text pasted into the title field stays there
+    tab.locator("#title").focus()
+    assert tab.evaluate(PASTE_TEXT, "http://example.com/") is False
+
+    # a private address, typed into the link field: the API's own message
+    port = link_host.rsplit(":", 1)[1]  # an allowed port: the address decides
+    tab.fill("#link-url", f"http://10.0.0.1:{port}/cat.png")
+    tab.locator("#link-form button[type=submit]").click()
+    refused = tab.locator("#uploads .upload-item.is-error")
+    expect(refused).to_have_count(1, timeout=UPLOAD_TIMEOUT_MS)
+    expect(refused.locator(".upload-status")).to_contain_text("private network")
+    problems.assert_none(allowed=("status of 422",))
+    tab.screenshot(path=tmp_path / "upload-link.png", full_page=True)
 
 
 def test_share_page_shows_the_placeholder_until_the_image_loads(

@@ -237,6 +237,8 @@ def cluster(
             "PIXSTASH_CACHE_URL": f"{REDIS_URL}?prefix={cache_prefix}",
             "PIXSTASH_PUBLIC_URL": proxy.url,
             "PIXSTASH_SECRET_KEY": secrets.token_urlsafe(32),
+            # every test client is 127.0.0.1; the limit is counted in Redis across servers
+            "PIXSTASH_RATE_LIMIT_ANONYMOUS_UPLOADS": "10000/hour",
             **(extra_env or {}),
         }
         for i in range(servers):

@@ -74,3 +74,39 @@ def test_secrets_are_masked() -> None:
     assert masked["database_url"] == "postgresql+psycopg://u:***@h/db"
     assert "super-secret-value" not in repr(settings)
     assert mask_url("amqp://guest:guest@127.0.0.1:5672/") == "amqp://guest:***@127.0.0.1:5672/"
+
+
+def test_rate_limits_proxies_and_origins_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert defaults.rate_limit_anonymous_uploads == "50/hour"
+    assert (defaults.trusted_proxies, defaults.cors_origins) == ([], [])
+    monkeypatch.setenv("PIXSTASH_RATE_LIMIT_ANONYMOUS_UPLOADS", " 10 per minute ")
+    monkeypatch.setenv("PIXSTASH_RATE_LIMIT_USER_UPLOADS", "")
+    monkeypatch.setenv("PIXSTASH_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
+    monkeypatch.setenv("PIXSTASH_CORS_ORIGINS", "https://App.example/, http://localhost:3000")
+    settings = load_settings()
+    assert settings.rate_limit_anonymous_uploads == "10 per minute"
+    assert settings.rate_limit_user_uploads == ""  # no limit
+    assert settings.trusted_proxies == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert settings.cors_origins == ["https://app.example", "http://localhost:3000"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PIXSTASH_RATE_LIMIT_ANONYMOUS_UPLOADS", "fast"),
+        ("PIXSTASH_RATE_LIMIT_TOKEN_REQUESTS", "0/hour"),
+        ("PIXSTASH_RATE_LIMIT_USER_UPLOADS", "1/second;10/hour"),
+        ("PIXSTASH_RATE_LIMIT_ON_OUTAGE", "maybe"),
+        ("PIXSTASH_TRUSTED_PROXIES", "nginx"),
+        ("PIXSTASH_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("PIXSTASH_CORS_ORIGINS", "app.example"),
+        ("PIXSTASH_CORS_ORIGINS", "https://app.example/path"),
+    ],
+)
+def test_bad_rate_limit_and_cors_settings_stop_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name.removeprefix("PIXSTASH_").lower()):
+        load_settings()

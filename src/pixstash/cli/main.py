@@ -9,15 +9,20 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from pixstash.cli.accounts import token_app, user_app
+from pixstash.cli.upload import upload
 from pixstash.config import Settings, load_settings
 from pixstash.errors import ConfigurationError
 from pixstash.services.maintenance import INCOMING_GRACE_SECONDS, GcReport
+from pixstash.telemetry.directory import prepare_directory, remove_directory
+from pixstash.telemetry.logs import configure_logging
 
 app = typer.Typer(
     help="pixstash: a self-hostable image upload and sharing service.",
@@ -28,6 +33,9 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 storage_app = typer.Typer(help="Blob storage management.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.command("upload")(upload)
 console = Console(stderr=True)
 log = logging.getLogger("pixstash.worker")
 
@@ -51,10 +59,34 @@ def _check_backends(settings: Settings) -> None:
         raise typer.Exit(2) from exc
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@contextlib.contextmanager
+def _metrics_directory(settings: Settings) -> Iterator[None]:
+    """The processes started from here share their metrics through this directory (see
+    ``telemetry.directory``); it must be set before prometheus_client is imported."""
+    path, created = prepare_directory(settings.metrics_dir)
+    try:
+        yield
+    finally:
+        remove_directory(path, created)
+
+
+def _serve_worker_metrics(settings: Settings) -> None:
+    if not settings.worker_metrics_port:
+        return
+    from pixstash.telemetry.exposition import serve_http
+
+    try:
+        serve_http(settings.host, settings.worker_metrics_port)
+    except OSError as exc:
+        console.print(
+            f"[red]cannot serve metrics on {settings.host}:{settings.worker_metrics_port}:"
+            f"[/red] {exc} (PIXSTASH_WORKER_METRICS_PORT)"
+        )
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -81,7 +113,12 @@ def serve(
         if value is not None:
             os.environ[name] = str(value)
     settings = _settings()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
+    with _metrics_directory(settings):
+        _serve(settings, server)
+
+
+def _serve(settings: Settings, server: str) -> None:
     _check_backends(settings)
     if settings.migrate_on_start:
         from pixstash.db.migrate import upgrade
@@ -140,8 +177,20 @@ def worker(
 ) -> None:
     """Run background jobs without serving HTTP: one process per core by default."""
     settings = _settings()
+    if parent_pid is not None:  # a supervised child: the supervisor made the directory
+        _worker(settings, processes, concurrency, parent_pid)
+        return
+    with _metrics_directory(settings):
+        _worker(settings, processes, concurrency, parent_pid)
+
+
+def _worker(
+    settings: Settings, processes: int | None, concurrency: int | None, parent_pid: int | None
+) -> None:
     _check_backends(settings)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
+    if parent_pid is None:
+        _serve_worker_metrics(settings)
     count = processes or os.cpu_count() or 1
     explicit = settings.job_workers if "job_workers" in settings.model_fields_set else None
     if count == 1:
@@ -232,7 +281,7 @@ def storage_setup(
     from pixstash.wiring import backend_class
 
     settings = _settings()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     try:
         store_cls = backend_class("storage", settings.storage_url, SCHEMES)
     except ConfigurationError as exc:
@@ -321,7 +370,7 @@ def gc(
 ) -> None:
     """Remove orphan blobs and abandoned uploads, finish deletions, sweep stale temp files."""
     settings = _settings()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     age = settings.tmp_max_age_seconds if grace is None else grace
     report = asyncio.run(_gc(settings, age, incoming_grace, dry_run))
     verb = "would remove" if dry_run else "removed"
@@ -330,7 +379,8 @@ def gc(
         f"{verb} {report.orphan_objects} orphan object(s) ({report.orphan_bytes} bytes) and "
         f"{report.incoming_objects} abandoned upload(s) ({report.incoming_bytes} bytes), "
         f"finished {report.purged_blobs} deletion(s), swept {report.temp_files} temp file(s), "
-        f"{forgot} {report.upload_sessions} expired or finished upload session(s)"
+        f"{forgot} {report.upload_sessions} expired or finished upload session(s), "
+        f"deleted {report.expired_images} expired image(s)"
     )
 
 

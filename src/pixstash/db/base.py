@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pixstash.domain.model import Blob, Image, Placeholder, Variant
+from pixstash.domain.accounts import ApiToken, User, WebSession
+from pixstash.domain.albums import Album
+from pixstash.domain.model import Blob, Image, Placeholder, Variant, Visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class UploadSession:
     title: str | None = None
     description: str | None = None
     image_id: str | None = None
+    owner_id: int | None = None  # the user who started it; the image will be theirs
+    visibility: str | None = None  # chosen at the start (migration 0005); None: unlisted
+    expires_in: str | None = None  # "1h", "1d", "7d", "30d"; None: never
 
 
 class UploadSessionStore(Protocol):
@@ -114,9 +119,9 @@ class MetadataStore(Protocol):
     async def delete_image(
         self, public_id: str, *, purge_job: str | None = None
     ) -> DeletedImage | None:
-        """Remove the image; at refcount 0 the blob is marked ``deleting`` and, if
-        ``purge_job`` names a job kind, a job ``{"hash": ...}`` that purges it is
-        committed with it."""
+        """Remove the image, its places in albums and the album covers it was; at
+        refcount 0 the blob is marked ``deleting`` and, if ``purge_job`` names a job
+        kind, a job ``{"hash": ...}`` that purges it is committed with it."""
         ...
 
     async def get_blob(self, content_hash: str) -> Blob | None:
@@ -162,4 +167,166 @@ class MetadataStore(Protocol):
         """Every storage key that some row points at (for garbage collection)."""
         ...
 
+    async def list_owned_images(
+        self, owner_id: int, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Image]:
+        """The owner's images, newest first (by ``created_at``, then ``id``), starting
+        after the ``(created_at, id)`` key of the previous page's last image (keyset)."""
+        ...
+
+    async def update_image_text(
+        self, public_id: str, *, title: str | None, description: str | None
+    ) -> Image | None:
+        """Set the title and description; None if there is no such image."""
+        ...
+
+    async def update_image_visibility(self, public_id: str, visibility: Visibility) -> Image | None:
+        """None if there is no such image."""
+        ...
+
+    async def list_public_images(
+        self, *, now: datetime, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Image]:
+        """Public images not expired at ``now``, newest first by ``(created_at, id)``,
+        starting after the key of the previous page's last image (keyset)."""
+        ...
+
+    async def find_image_by_delete_token(self, delete_token_hash: str) -> Image | None:
+        """The image whose delete token has this hash (Imgur's deletehash lookups)."""
+        ...
+
+    async def expired_image_ids(self, *, now: datetime, limit: int) -> list[str]:
+        """Ids of images whose ``expires_at`` is at or before ``now`` (for the sweeper)."""
+        ...
+
     async def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImageStats:
+    views: int = 0
+    bandwidth: int = 0  # bytes of media sent
+
+
+class ImageStatsStore(Protocol):
+    """Views and bandwidth of images, added in batches (``services.views``)."""
+
+    async def add_image_stats(self, counts: Mapping[str, ImageStats]) -> None:
+        """Add each image's counts to its stored ones (``views = views + n``), in one
+        transaction; images deleted meanwhile are skipped."""
+        ...
+
+    async def image_stats(self, public_ids: Sequence[str]) -> dict[str, ImageStats]:
+        """The stored counts of these images (missing ones are left out)."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Users, their API tokens and their web sessions."""
+
+    async def create_user(
+        self, username: str, password_hash: str, *, is_admin: bool, created_at: datetime
+    ) -> User:
+        """Raises ``UsernameTaken`` when the name is taken, whatever its case."""
+        ...
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def get_user_by_name(self, username: str) -> User | None:
+        """Case-insensitive."""
+        ...
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+    async def disable_user(self, user_id: int, *, at: datetime) -> bool:
+        """In one transaction: mark the user disabled, end their web sessions and revoke
+        their API tokens. False if there is no such user."""
+        ...
+
+    async def create_api_token(
+        self, user_id: int, *, name: str, token_hash: str, prefix: str, created_at: datetime
+    ) -> ApiToken: ...
+
+    async def list_api_tokens(self, user_id: int) -> list[ApiToken]:
+        """The user's tokens that are not revoked, newest first."""
+        ...
+
+    async def revoke_api_token(self, user_id: int, token_id: int, *, at: datetime) -> bool:
+        """False if the user has no such token not revoked yet."""
+        ...
+
+    async def find_api_token(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        """The token with this hash (revoked or not) and its user."""
+        ...
+
+    async def touch_api_token(self, token_id: int, *, at: datetime, older_than: datetime) -> None:
+        """Set ``last_used_at`` to ``at`` unless it is already later than ``older_than``
+        (one conditional UPDATE, so busy tokens are written rarely)."""
+        ...
+
+    async def create_web_session(self, session: WebSession) -> None: ...
+
+    async def find_web_session(self, id_hash: str) -> tuple[WebSession, User] | None: ...
+
+    async def delete_web_session(self, id_hash: str) -> None: ...
+
+    async def delete_expired_web_sessions(self, *, before: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlbum:
+    album: Album
+    delete_token_hash: str | None = None  # anonymous albums; owned ones may have none
+
+
+class AlbumStore(Protocol):
+    """Albums and their ordered images (migration 0005). Every change sets ``updated_at``;
+    changing an album that does not exist (any more) answers None."""
+
+    async def create_album(
+        self, album: Album, delete_token_hash: str | None, image_ids: Sequence[str]
+    ) -> Album:
+        """Insert the album with ``image_ids`` in this order (ids of images that do not
+        exist are skipped); retries internally on public-id collisions."""
+        ...
+
+    async def get_album(self, album_id: str) -> StoredAlbum | None: ...
+
+    async def find_album_by_token(self, delete_token_hash: str) -> StoredAlbum | None: ...
+
+    async def album_images(self, album_id: str) -> list[Image]:
+        """The album's images in position order (all of them, whoever may see them)."""
+        ...
+
+    async def add_album_images(
+        self, album_id: str, image_ids: Sequence[str], *, at: datetime
+    ) -> Album | None:
+        """Append the images not in the album yet, in the order given."""
+        ...
+
+    async def remove_album_images(
+        self, album_id: str, image_ids: Sequence[str], *, at: datetime
+    ) -> Album | None:
+        """Remove them (absent ones are ignored); the cover goes if it was one of them."""
+        ...
+
+    async def reorder_album(
+        self, album_id: str, image_ids: Sequence[str], *, at: datetime
+    ) -> Album | None:
+        """Put the images in this order; raises ``AlbumImagesMismatch`` unless
+        ``image_ids`` is exactly the album's images (checked in the same transaction)."""
+        ...
+
+    async def update_album(
+        self, album_id: str, changes: dict[str, str | None], *, at: datetime
+    ) -> Album | None:
+        """Set some of title, description, visibility and cover_image_id."""
+        ...
+
+    async def list_owned_albums(self, owner_id: int, *, limit: int) -> list[Album]:
+        """The owner's albums, newest first."""
+        ...
+
+    async def delete_album(self, album_id: str) -> bool:
+        """Remove the album (not its images); False if there was none."""
+        ...

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pixstash.db.base import CreatedImage, DeletedImage, NewJob
 from pixstash.db.engine import Database
-from pixstash.db.models import BlobRow, ImageRow, JobRow, VariantRow
+from pixstash.db.models import AlbumImageRow, AlbumRow, BlobRow, ImageRow, JobRow, VariantRow
 from pixstash.domain.formats import OutputFormat, SourceFormat
 from pixstash.domain.ids import new_public_id
 from pixstash.domain.model import (
@@ -221,6 +221,14 @@ class SqlMetadataStore:
                 return None
             image_row, blob_row = found
             image = _to_image(image_row, blob_row)
+            # out of every album, and no album keeps it as its cover (migration 0005)
+            await session.execute(delete(AlbumImageRow).where(AlbumImageRow.image_id == public_id))
+            await session.execute(
+                update(AlbumRow)
+                .where(AlbumRow.cover_image_id == public_id)
+                .values(cover_image_id=None)
+                .execution_options(synchronize_session=False)
+            )
             await session.delete(image_row)
             blob_row.refcount -= 1
             orphaned = blob_row.refcount <= 0
@@ -336,6 +344,99 @@ class SqlMetadataStore:
         keys = {original_key(h, SourceFormat(f)) for h, f in blobs}
         keys.update(variants)
         return keys
+
+    async def list_owned_images(
+        self, owner_id: int, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Image]:
+        query = (
+            select(ImageRow, BlobRow)
+            .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
+            .where(ImageRow.owner_id == owner_id)
+        )
+        if after is not None:  # keyset: strictly after the last row of the previous page
+            created_at, public_id = after
+            query = query.where(
+                or_(
+                    ImageRow.created_at < created_at,
+                    and_(ImageRow.created_at == created_at, ImageRow.id < public_id),
+                )
+            )
+        query = query.order_by(ImageRow.created_at.desc(), ImageRow.id.desc()).limit(limit)
+        async with self.db.read() as session:
+            rows = (await session.execute(query)).all()
+        return [_to_image(image, blob) for image, blob in rows]
+
+    async def update_image_text(
+        self, public_id: str, *, title: str | None, description: str | None
+    ) -> Image | None:
+        async with self.db.write() as session:
+            changed = await session.execute(
+                update(ImageRow)
+                .where(ImageRow.id == public_id)
+                .values(title=storable(title), description=storable(description))
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return await self.get_image(public_id)
+
+    async def update_image_visibility(self, public_id: str, visibility: Visibility) -> Image | None:
+        async with self.db.write() as session:
+            changed = await session.execute(
+                update(ImageRow)
+                .where(ImageRow.id == public_id)
+                .values(visibility=visibility.value)
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return await self.get_image(public_id)
+
+    async def list_public_images(
+        self, *, now: datetime, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Image]:
+        query = (
+            select(ImageRow, BlobRow)
+            .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
+            .where(
+                ImageRow.visibility == Visibility.PUBLIC.value,
+                or_(ImageRow.expires_at.is_(None), ImageRow.expires_at > now),
+            )
+        )
+        if after is not None:  # keyset, as list_owned_images
+            created_at, public_id = after
+            query = query.where(
+                or_(
+                    ImageRow.created_at < created_at,
+                    and_(ImageRow.created_at == created_at, ImageRow.id < public_id),
+                )
+            )
+        query = query.order_by(ImageRow.created_at.desc(), ImageRow.id.desc()).limit(limit)
+        async with self.db.read() as session:
+            rows = (await session.execute(query)).all()
+        return [_to_image(image, blob) for image, blob in rows]
+
+    async def find_image_by_delete_token(self, delete_token_hash: str) -> Image | None:
+        async with self.db.read() as session:
+            found = (
+                await session.execute(
+                    select(ImageRow, BlobRow)
+                    .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
+                    .where(ImageRow.delete_token_hash == delete_token_hash)
+                    .limit(1)
+                )
+            ).first()
+        return None if found is None else _to_image(found[0], found[1])
+
+    async def expired_image_ids(self, *, now: datetime, limit: int) -> list[str]:
+        async with self.db.read() as session:
+            found = await session.scalars(
+                select(ImageRow.id)
+                .where(ImageRow.expires_at.is_not(None), ImageRow.expires_at <= now)
+                .order_by(ImageRow.expires_at)
+                .limit(limit)
+            )
+            return list(found.all())
 
     async def ping(self) -> None:
         await self.db.ping()

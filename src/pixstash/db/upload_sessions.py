@@ -26,6 +26,9 @@ def _to_session(row: UploadSessionRow) -> UploadSession:
         title=row.title,
         description=row.description,
         image_id=row.image_id,
+        owner_id=row.owner_id,
+        visibility=row.visibility,
+        expires_in=row.expires_in,
     )
 
 
@@ -62,6 +65,9 @@ class SqlUploadSessionStore:
                     image_id=session.image_id,
                     created_at=session.created_at,
                     expires_at=session.expires_at,
+                    owner_id=session.owner_id,
+                    visibility=session.visibility,
+                    expires_in=session.expires_in,
                 )
             )
 

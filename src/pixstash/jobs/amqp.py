@@ -61,7 +61,7 @@ from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
 from pixstash.errors import QueueUnavailable
 from pixstash.jobs.base import Job
-from pixstash.jobs.dbqueue import DbJobQueue, worker_identity
+from pixstash.jobs.dbqueue import DbJobQueue, oldest_job_age, worker_identity
 
 log = logging.getLogger(__name__)
 
@@ -461,11 +461,13 @@ class AmqpJobQueue:
             rows = (
                 await session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             ).all()
+            oldest = await oldest_job_age(session, ["pending", "published"])
         by_state = {state: int(n) for state, n in rows}
         counts = {
             "pending": by_state.get("pending", 0) + by_state.get("published", 0),
             "dead": by_state.get("dead", 0),
             "outbox": by_state.get("pending", 0),
+            "oldest_pending_seconds": oldest,
         }
         counts["queued"] = await self._message_count(self.main_queue)
         counts["retrying"] = sum([await self._message_count(q) for q in self.retry_queues])

@@ -14,9 +14,12 @@ import json
 import os
 import socket
 import time
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pixstash.db.engine import Database
 from pixstash.db.models import JobRow
@@ -36,6 +39,17 @@ def _process_start_time(pid: int) -> str | None:
     if fields[0] in ("Z", "X"):
         return None
     return fields[19]
+
+
+async def oldest_job_age(session: AsyncSession, states: Collection[str]) -> int:
+    """Seconds since the oldest job in ``states`` was created (0 if there is none): how
+    far behind the workers are, for the backlog alert."""
+    oldest = (
+        await session.execute(select(func.min(JobRow.created_at)).where(JobRow.state.in_(states)))
+    ).scalar()
+    if oldest is None:
+        return 0
+    return max(0, int((datetime.now(UTC) - oldest).total_seconds()))
 
 
 def worker_identity() -> str:
@@ -197,8 +211,10 @@ class DbJobQueue:
             rows = (
                 await session.execute(select(JobRow.state, func.count()).group_by(JobRow.state))
             ).all()
+            oldest = await oldest_job_age(session, ["pending"])
         counts = {"pending": 0, "dead": 0}
         counts.update({state: int(n) for state, n in rows})
+        counts["oldest_pending_seconds"] = oldest
         return counts
 
     async def check(self) -> None:

@@ -2,6 +2,8 @@
 
 Used inside the server (embedded) and by ``pixstash worker``. Handlers are coroutines;
 CPU-bound handlers push their work to threads, so the event loop stays responsive.
+Periodic tasks (the expiry sweeper) run beside the workers, every ``interval`` seconds,
+in every process that runs workers: they must be idempotent and safe to run at once.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from pixstash.errors import BackendUnavailable
 from pixstash.jobs.base import Job, JobQueue
+from pixstash.telemetry import base as metrics_base
+from pixstash.telemetry.base import NULL_METRICS, Metrics, backend_label
+from pixstash.telemetry.context import bound
 
 log = logging.getLogger(__name__)
 # A job that met an outage (storage, database, cache) runs again this much later, for as
@@ -20,6 +26,7 @@ log = logging.getLogger(__name__)
 OUTAGE_DELAY_SECONDS = 5.0
 
 Handler = Callable[[dict[str, str]], Awaitable[None]]
+Periodic = tuple[str, float, Callable[[], Awaitable[object]]]  # name, interval, task
 
 
 class JobRunner:
@@ -32,13 +39,17 @@ class JobRunner:
         poll_seconds: float = 1.0,
         heartbeat_seconds: float = 20.0,
         outage_delay: float = OUTAGE_DELAY_SECONDS,
+        metrics: Metrics = NULL_METRICS,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.queue = queue
+        self.periodic = [task for task in periodic if task[1] > 0]
         self.handlers = dict(handlers)
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.outage_delay = outage_delay
+        self.metrics = metrics
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -52,6 +63,20 @@ class JobRunner:
             asyncio.create_task(self._loop(), name=f"pixstash-worker-{i}")
             for i in range(self.concurrency)
         ]
+        self._tasks += [
+            asyncio.create_task(self._every(interval, task), name=f"pixstash-{name}")
+            for name, interval, task in self.periodic
+        ]
+
+    async def _every(self, interval: float, task: Callable[[], Awaitable[object]]) -> None:
+        while not self._stopping.is_set():
+            try:
+                await task()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a backend outage: try again next time
+                log.exception("periodic task failed; retrying in %.0fs", interval)
+            await asyncio.sleep(interval)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -83,25 +108,40 @@ class JobRunner:
                 await asyncio.sleep(self.poll_seconds)
 
     async def run_one(self, job: Job) -> None:
+        # Log lines of the job carry the request id of the upload that made it.
+        with bound(request_id=job.payload.get("request_id"), job_id=str(job.id), job_kind=job.kind):
+            await self._run_one(job)
+
+    async def _run_one(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         if handler is None:
             await self.queue.fail(job, f"no handler for job kind {job.kind!r}")
             return
         beat = asyncio.create_task(self._heartbeat(job))
+        started = time.perf_counter()
+        outcome = metrics_base.COMPLETED
+        self.metrics.job_started(job.kind)
         try:
             await handler(job.payload)
         except asyncio.CancelledError:
+            outcome = metrics_base.INTERRUPTED
             raise  # shutdown: the lease runs out and another worker takes it
         except BackendUnavailable as exc:  # an outage, not a bad job: no attempt is used
+            outcome = metrics_base.POSTPONED
+            self.metrics.backend_error(backend_label(exc))
             log.warning("job %s (%s) postponed: %s", job.id, job.kind, exc)
             await self.queue.postpone(job, f"{type(exc).__name__}: {exc}", self.outage_delay)
         except Exception as exc:
+            outcome = metrics_base.FAILED
             log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
             if not await self.queue.fail(job, f"{type(exc).__name__}: {exc}"):
+                outcome = metrics_base.DEAD_LETTERED
                 log.error("job %s dead-lettered after %d attempts", job.id, job.attempts)
         else:
             await self.queue.complete(job)
+            log.info("job %s (%s) done in %.3f s", job.id, job.kind, time.perf_counter() - started)
         finally:
+            self.metrics.job_finished(job.kind, outcome, time.perf_counter() - started)
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat

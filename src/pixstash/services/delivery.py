@@ -2,8 +2,12 @@
 
 The cache holds small variants (thumbnails) so the hot path costs no database query and
 no disk read. Entries expire after a short TTL, which bounds how long another server
-process may keep serving an image deleted elsewhere; in this process, deletion evicts
-at once.
+process may keep serving an image deleted (or made private) elsewhere; in this process,
+deletion and a change of visibility evict at once. An entry never outlives its image's
+expiry: ``get`` checks that wall-clock deadline itself.
+
+Private images never enter the cache and are never answered on the public path; their
+owners get signed URLs (``resolve_private``), answered without caching.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pixstash.db.base import MetadataStore
+from pixstash.domain.albums import is_expired
+from pixstash.domain.clock import utc_now
 from pixstash.domain.formats import OutputFormat
-from pixstash.domain.model import Blob, ImageStatus, Variant, Visibility
+from pixstash.domain.model import Blob, Image, ImageStatus, Variant, Visibility
 from pixstash.domain.variants import VariantSpec, media_name
 from pixstash.errors import ImageNotFound
 from pixstash.services.renditions import RenditionService
@@ -35,11 +42,21 @@ class Media:
 class MediaCache:
     """Byte-bounded LRU of small media bodies, keyed by media name."""
 
-    def __init__(self, max_bytes: int, max_item_bytes: int, ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        max_item_bytes: int,
+        ttl_seconds: float,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_item_bytes = max_item_bytes
         self.ttl = ttl_seconds
+        self.clock = clock
         self._items: OrderedDict[str, tuple[Media, float]] = OrderedDict()
+        # name -> the image's expires_at, for entries of images that expire
+        self._deadlines: dict[str, datetime] = {}
         self._by_image: dict[str, set[str]] = {}
         # image id -> (eviction number, when): a lookup that began before an eviction
         # must not put the deleted image back. Entries older than the TTL are dropped.
@@ -49,7 +66,7 @@ class MediaCache:
 
     def get(self, name: str) -> Media | None:
         item = self._items.get(name)
-        if item is None or item[1] < time.monotonic():
+        if item is None or item[1] < time.monotonic() or self._past_deadline(name):
             if item is not None:
                 self._remove(name)
             return None
@@ -64,7 +81,22 @@ class MediaCache:
         """Take before looking an image up; hand to ``put`` with what was found."""
         return self._eviction_count
 
-    def put(self, image_id: str, name: str, media: Media, since: int) -> None:
+    def _past_deadline(self, name: str) -> bool:
+        if not self._deadlines:  # the common case: no cached image expires
+            return False
+        deadline = self._deadlines.get(name)
+        return deadline is not None and deadline <= self.clock()
+
+    def put(
+        self,
+        image_id: str,
+        name: str,
+        media: Media,
+        since: int,
+        *,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """``expires_at``: the image's own expiry, after which the entry is never served."""
         assert media.body is not None
         if len(media.body) > self.max_item_bytes or self.ttl <= 0:
             return
@@ -73,6 +105,8 @@ class MediaCache:
             return  # deleted while we were fetching it
         self._remove(name)
         self._items[name] = (media, time.monotonic() + self.ttl)
+        if expires_at is not None:
+            self._deadlines[name] = expires_at
         self._by_image.setdefault(image_id, set()).add(name)
         self.size += len(media.body)
         while self.size > self.max_bytes and self._items:
@@ -90,6 +124,7 @@ class MediaCache:
 
     def _remove(self, name: str) -> None:
         item = self._items.pop(name, None)
+        self._deadlines.pop(name, None)
         if item is not None and item[0].body is not None:
             self.size -= len(item[0].body)
             owners = self._by_image.get(name[:7])
@@ -106,11 +141,14 @@ class MediaService:
         store: BlobStore,
         renditions: RenditionService,
         cache: MediaCache,
+        *,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.meta = meta
         self.store = store
         self.renditions = renditions
         self.cache = cache
+        self.clock = clock
         self._inflight: dict[str, asyncio.Task[Media]] = {}
 
     def cached(self, name: str) -> Media | None:
@@ -141,21 +179,36 @@ class MediaService:
     ) -> Media:
         generation = self.cache.generation()
         image = await self.meta.get_image(image_id)
-        if (
-            image is None
-            or image.visibility is Visibility.PRIVATE
-            or image.status is ImageStatus.FAILED
-            or (image.expires_at is not None and image.expires_at <= datetime.now(UTC))
-        ):
+        if image is None or image.visibility is Visibility.PRIVATE or not self._servable(image):
             raise ImageNotFound()
+        variant = await self.variant(image, spec, output)
+        if self.cache.enabled and variant.size <= self.cache.max_item_bytes:
+            media = Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
+            self.cache.put(image_id, name, media, generation, expires_at=image.expires_at)
+            return media
+        return await self._uncached(variant, output)
+
+    def _servable(self, image: Image) -> bool:
+        return image.status is not ImageStatus.FAILED and not is_expired(image, self.clock())
+
+    async def variant(self, image: Image, spec: VariantSpec, output: OutputFormat) -> Variant:
+        """The stored variant of ``image`` (rendered now if it is not yet)."""
         blob = Blob(
             image.blob_hash, image.format, image.size, image.width, image.height, image.frames
         )
-        variant = await self.renditions.ensure_variant(blob, spec, output)
-        if self.cache.enabled and variant.size <= self.cache.max_item_bytes:
-            media = Media(variant, output.mime, await self.store.get_bytes(variant.key), None)
-            self.cache.put(image_id, name, media, generation)
-            return media
+        return await self.renditions.ensure_variant(blob, spec, output)
+
+    async def resolve_private(
+        self, image_id: str, spec: VariantSpec, output: OutputFormat
+    ) -> Media:
+        """The media of a signed URL (the signature was checked by the caller): any
+        visibility, never cached here, never shared with the public path."""
+        image = await self.meta.get_image(image_id)
+        if image is None or not self._servable(image):
+            raise ImageNotFound()
+        return await self._uncached(await self.variant(image, spec, output), output)
+
+    async def _uncached(self, variant: Variant, output: OutputFormat) -> Media:
         path = self.store.local_path(variant.key)
         if path is not None:
             return Media(variant, output.mime, None, path)

@@ -5,8 +5,9 @@ to the bucket (S3), or a URL of the app itself whose fields are signed with the 
 key (local disk, memory). Either way the bytes land under ``incoming/<session id>`` and
 clients have one code path: POST the ``fields`` and then the ``file`` to ``url``.
 ``complete`` checks that object (there, not larger than declared, an image by its magic
-bytes), then ingests it like any upload (probe, hash, dedup, original, row and job) and
-removes it from ``incoming/``. A refused object is deleted and the session marked failed.
+bytes), then ingests it like any upload (malware scan, probe, hash, dedup, original, row and
+job) and removes it from ``incoming/``. A refused object (malware included) is deleted
+and the session marked failed; with the scanner down the session stays open for a retry.
 
 Completing again answers the same image and delete token: the token is derived from the
 secret key and the session id, so it is never stored in clear.
@@ -56,6 +57,7 @@ from pixstash.services.uploads import (
     UploadMeta,
     UploadService,
     trim_text,
+    upload_options,
 )
 from pixstash.storage.base import BlobStore
 
@@ -120,7 +122,14 @@ class DirectUploadService:
         size: int,
         title: str | None = None,
         description: str | None = None,
+        owner_id: int | None = None,
+        visibility: str | None = None,
+        expires_in: str | None = None,
     ) -> UploadTicket:
+        """``owner_id``: the logged-in user starting it, who will own the image;
+        ``visibility`` and ``expires_in`` as for other uploads (checked now)."""
+        self.uploads.check_uploader(owner_id)
+        chosen, _ = upload_options(visibility, expires_in, owner_id=owner_id)
         kind = content_type.split(";", 1)[0].strip().lower()
         if kind not in ACCEPTED_TYPES:
             raise UnsupportedMediaType(
@@ -145,6 +154,9 @@ class DirectUploadService:
             expires_at=now + self.ttl,
             title=trim_text(title, MAX_TITLE),
             description=trim_text(description, MAX_DESCRIPTION),
+            owner_id=owner_id,
+            visibility=chosen.value,
+            expires_in=expires_in.strip().lower() if expires_in and expires_in.strip() else None,
         )
         presigned = await self.store.presigned_post(
             session.key,
@@ -291,7 +303,16 @@ class DirectUploadService:
         if sniff(head) is None:  # refused before fetching the whole object
             raise UnsupportedMediaType()
         staged = await self._fetch(session)
-        meta = UploadMeta(title=session.title, description=session.description)
+        visibility, lifetime = upload_options(
+            session.visibility, session.expires_in, owner_id=session.owner_id
+        )
+        meta = UploadMeta(
+            title=session.title,
+            description=session.description,
+            owner_id=session.owner_id,
+            visibility=visibility,
+            expires_in=lifetime,  # counted from the completion, when the image is made
+        )
         return await self.uploads.ingest_one(
             staged,
             meta,
@@ -317,7 +338,7 @@ class DirectUploadService:
         assert session.image_id is not None
         # a completing server may have died between finishing the session and this
         await self._drop_object(session.key)
-        image = await self.uploads.images.get(session.image_id)
+        image = await self.uploads.images.find(session.image_id)
         return CompletedUpload(Uploaded(image, self._delete_token(session.id)), replayed=True)
 
     def _image_id(self, session_id: str) -> str:
@@ -329,7 +350,7 @@ class DirectUploadService:
         the database fail) between them. The id is derived from the session, and the
         delete token proves the image is this session's, not another's with that id."""
         try:
-            image = await self.uploads.images.get(self._image_id(session.id))
+            image = await self.uploads.images.find(self._image_id(session.id))
         except ImageNotFound:
             return None
         if not token_matches(self._delete_token(session.id), image.delete_token_hash):

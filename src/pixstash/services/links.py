@@ -1,25 +1,36 @@
-"""Public URLs of an image: page, media variants, deletion."""
+"""Public URLs of an image: page, media variants, deletion. A private image's media
+links are short-lived signed URLs on the app (``private_links``), never the public path."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pixstash.domain.formats import OutputFormat, default_output
-from pixstash.domain.model import Image
+from pixstash.domain.model import Image, Visibility
 from pixstash.domain.variants import FULL, LARGE, MEDIUM, THUMB, VariantSpec, media_name
+from pixstash.services.private_links import PrivateLinkSigner
 
 
 @dataclass(frozen=True, slots=True)
 class LinkBuilder:
     base: str  # the app, e.g. https://pix.example.com
     media_base: str  # media origin (CDN or cookieless domain); may equal base
+    signer: PrivateLinkSigner | None = None  # signs private images' media links
 
     def page(self, image_id: str) -> str:
         return f"{self.base}/{image_id}"
 
     def media(self, image: Image, variant: VariantSpec, output: OutputFormat | None = None) -> str:
         fmt = output or default_output(image.format)
-        return f"{self.media_base}/{media_name(image.id, variant, fmt)}"
+        name = media_name(image.id, variant, fmt)
+        if image.visibility is Visibility.PRIVATE:
+            if self.signer is None:
+                raise RuntimeError("private media links need a signer")
+            return f"{self.base}{self.signer.path(name)}"
+        return f"{self.media_base}/{name}"
+
+    def album_page(self, album_id: str) -> str:
+        return f"{self.base}/a/{album_id}"
 
     def delete(self, image_id: str, token: str) -> str:
         return f"{self.base}/{image_id}/delete/{token}"

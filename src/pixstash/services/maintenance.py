@@ -34,6 +34,7 @@ class GcReport:
     incoming_objects: int = 0
     incoming_bytes: int = 0
     upload_sessions: int = 0  # expired or finished upload sessions deleted
+    expired_images: int = 0  # images past their expires_at, deleted (the sweeper's work)
 
 
 INCOMING_GRACE_SECONDS = 24 * 3600
@@ -72,6 +73,8 @@ class MaintenanceService:
         dry_run: bool = False,
         incoming_grace_seconds: float = INCOMING_GRACE_SECONDS,
     ) -> GcReport:
+        # expired images first: the blobs they leave are purged just below
+        expired = 0 if dry_run else await self.images.sweep_expired()
         purged = 0
         for content_hash in await self.meta.blobs_to_purge():
             if not dry_run and await self.images.purge_blob(
@@ -97,7 +100,7 @@ class MaintenanceService:
         incoming, incoming_size = await self.expire_incoming(
             grace_seconds=incoming_grace_seconds, dry_run=dry_run
         )
-        return GcReport(purged, count, size, temp, incoming, incoming_size, sessions)
+        return GcReport(purged, count, size, temp, incoming, incoming_size, sessions, expired)
 
     async def forget_upload_sessions(
         self, *, retention_seconds: float, dry_run: bool = False

@@ -20,6 +20,7 @@ from pixstash.errors import BlobMissing, ImageNotFound, ImageRejected, PixstashE
 from pixstash.processing.base import ImageEngine
 from pixstash.services.staging import StagingArea
 from pixstash.storage.base import BlobStore
+from pixstash.telemetry.base import NULL_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class RenditionService:
         locks: SingleFlight,
         staging: StagingArea,
         cpu: anyio.CapacityLimiter,
+        *,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self.meta = meta
         self.store = store
@@ -40,6 +43,7 @@ class RenditionService:
         self.locks = locks
         self.staging = staging
         self.cpu = cpu  # bounds CPU-bound work in threads, off the event loop
+        self.metrics = metrics
 
     async def process_blob(self, payload: dict[str, str]) -> None:
         """Job handler: make every eager variant of a blob, then mark its images ready."""
@@ -117,6 +121,7 @@ class RenditionService:
                 log.warning("blob %s cannot be rendered: %s", blob.hash, exc.message)
                 await self.meta.set_blob_status(blob.hash, ImageStatus.FAILED.value)
                 raise ImageNotFound() from exc
+            self.metrics.variant_generated(spec.name)
             return made
 
     async def _render_and_store(

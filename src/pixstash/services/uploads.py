@@ -1,26 +1,42 @@
-"""Accepting uploads: validate by content, store the original, commit the row and its
-processing job together, answer."""
+"""Accepting uploads: scan for malware, validate by content, store the original, commit
+the row and its processing job together, answer.
+
+Every way in (multipart, raw body, direct-upload completion, URL ingest) comes through
+``validate``, so nothing is stored that the scanner has not passed. The scan comes
+before the content check: a known-bad file that is not an image either is answered (and
+logged) as ``malware-detected``, not ``unsupported-media-type``."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import anyio
 import anyio.to_thread
 
 from pixstash.db.base import MetadataStore, NewJob
+from pixstash.domain.albums import parse_expiry, parse_visibility
+from pixstash.domain.clock import utc_now
 from pixstash.domain.ids import hash_token, new_delete_token, new_public_id
 from pixstash.domain.model import Blob, Image, ImageStatus, Probe, Visibility, original_key
-from pixstash.errors import EmptyUpload, PixstashError
+from pixstash.errors import (
+    AuthenticationRequired,
+    EmptyUpload,
+    InvalidExpiry,
+    InvalidVisibility,
+    PixstashError,
+    PrivateNeedsAccount,
+)
 from pixstash.jobs.base import PROCESS_BLOB, JobQueue
 from pixstash.processing.base import ImageEngine
 from pixstash.services.images import ImageService
+from pixstash.services.scanning import UploadScanning
 from pixstash.services.staging import StagedFile
 from pixstash.storage.base import BlobStore
+from pixstash.telemetry.context import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +55,30 @@ class UploadMeta:
     title: str | None = None
     description: str | None = None
     visibility: Visibility = Visibility.UNLISTED
+    owner_id: int | None = None  # the logged-in uploader; None: anonymous
+    expires_in: timedelta | None = None  # None: never
+
+
+def upload_options(
+    visibility: str | None, expires_in: str | None, *, owner_id: int | None
+) -> tuple[Visibility, timedelta | None]:
+    """Parse an upload's ``visibility`` and ``expires_in`` fields (absent or empty:
+    unlisted, never). Anonymous uploads cannot be private: 400 private-needs-account
+    (refused rather than quietly made unlisted: the uploader believes it is private)."""
+    chosen = Visibility.UNLISTED
+    if visibility is not None and visibility.strip():
+        parsed = parse_visibility(visibility)
+        if parsed is None:
+            raise InvalidVisibility()
+        chosen = parsed
+    if chosen is Visibility.PRIVATE and owner_id is None:
+        raise PrivateNeedsAccount()
+    lifetime = None
+    if expires_in is not None and expires_in.strip():
+        lifetime = parse_expiry(expires_in)
+        if lifetime is None:
+            raise InvalidExpiry()
+    return chosen, lifetime
 
 
 class UploadService:
@@ -52,6 +92,9 @@ class UploadService:
         *,
         max_pixels: int,
         cpu: anyio.CapacityLimiter,
+        scanning: UploadScanning,
+        anonymous_uploads: bool = True,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.meta = meta
         self.store = store
@@ -60,10 +103,23 @@ class UploadService:
         self.images = images
         self.max_pixels = max_pixels
         self.cpu = cpu
+        self.scanning = scanning
+        self.anonymous_uploads = anonymous_uploads
+        self.clock = clock
+
+    def check_uploader(self, owner_id: int | None) -> None:
+        """Refuse an anonymous upload when the server accepts uploads from accounts only
+        (called early by the routes, before any byte is read, and again on ingest)."""
+        if owner_id is None and not self.anonymous_uploads:
+            raise AuthenticationRequired(
+                "This server accepts uploads from accounts only; log in or send "
+                "'Authorization: Bearer <api token>'."
+            )
 
     async def validate(self, staged: StagedFile) -> Probe:
         if staged.size == 0:
             raise EmptyUpload()
+        await self.scanning.check(staged)
         return await anyio.to_thread.run_sync(
             lambda: self.engine.probe(staged.path, max_pixels=self.max_pixels), limiter=self.cpu
         )
@@ -74,6 +130,8 @@ class UploadService:
         Staged files are consumed (moved into storage or deleted) whatever happens.
         """
         try:
+            self.check_uploader(meta.owner_id)
+            check_meta(meta)
             if not files:
                 raise EmptyUpload()
             probes = [await self.validate(staged) for staged in files]
@@ -101,6 +159,8 @@ class UploadService:
         already taken is replaced by a random one). The staged file is consumed
         whatever happens."""
         try:
+            self.check_uploader(meta.owner_id)
+            check_meta(meta)
             probe = await self.validate(staged)
             return await self._store(staged, probe, meta, delete_token, image_id)
         finally:
@@ -145,6 +205,7 @@ class UploadService:
         key = original_key(blob.hash, blob.format)
         await self.store.put_file(key, staged.path)
         token = delete_token or new_delete_token()
+        now = self.clock()
         image = Image(
             id=image_id or new_public_id(),
             blob_hash=blob.hash,
@@ -157,12 +218,14 @@ class UploadService:
             description=trim_text(meta.description, MAX_DESCRIPTION),
             visibility=meta.visibility,
             status=ImageStatus.PENDING,
-            created_at=datetime.now(UTC),
+            created_at=now,
             delete_token_hash=hash_token(token),
+            owner_id=meta.owner_id,
+            expires_at=now + meta.expires_in if meta.expires_in is not None else None,
         )
         try:
             created = await self.meta.create_image(
-                image, blob, [NewJob(PROCESS_BLOB, {"hash": blob.hash})]
+                image, blob, [NewJob(PROCESS_BLOB, _job_payload(blob.hash))]
             )
         except BaseException:
             await self._drop_unreferenced(key)
@@ -176,6 +239,21 @@ class UploadService:
             self.queue.notify()
         log.info("uploaded %s (%s, %d bytes)", created.image.id, probe.format, staged.size)
         return Uploaded(created.image, token)
+
+
+def check_meta(meta: UploadMeta) -> None:
+    if meta.visibility is Visibility.PRIVATE and meta.owner_id is None:
+        raise PrivateNeedsAccount()
+
+
+def _job_payload(blob_hash: str) -> dict[str, str]:
+    """The processing job's payload; it carries the upload's request id, which the worker
+    puts in its log lines."""
+    payload = {"hash": blob_hash}
+    request_id = current_request_id()
+    if request_id is not None:
+        payload["request_id"] = request_id
+    return payload
 
 
 def _discard_all(files: Sequence[StagedFile]) -> None:

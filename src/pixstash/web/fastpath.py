@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from pixstash.services.delivery import Media
+from pixstash.services.views import ViewCounter
+from pixstash.telemetry.prometheus import HOT_PATH
 
 _MAX_NAME = 1 + 7 + 1 + 1 + 5  # "/" id suffix "." ext
 _CONSTANT_HEADERS = [
@@ -27,7 +29,9 @@ class PixstashApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             media = self._cached(scope["path"])
-            if media is not None and await _send_cached(scope, media, send):
+            if media is not None and await _send_cached(
+                scope, media, send, self.state.container.views
+            ):
                 return
         await super().__call__(scope, receive, send)
 
@@ -38,7 +42,7 @@ class PixstashApp(FastAPI):
         return None if container is None else container.media.cached(path[1:])
 
 
-async def _send_cached(scope: Scope, media: Media, send: Send) -> bool:
+async def _send_cached(scope: Scope, media: Media, send: Send, views: ViewCounter) -> bool:
     """Answer a cache hit; False leaves the request to the full stack (``Range``)."""
     etag = f'"{media.variant.etag}"'.encode()
     body = media.body or b""
@@ -55,6 +59,12 @@ async def _send_cached(scope: Scope, media: Media, send: Send) -> bool:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     send_body = status == 200 and scope["method"] == "GET"
     await send({"type": "http.response.body", "body": body if send_body else b""})
+    HOT_PATH.hits += 1  # plain ints: the metrics exporter flushes them (no lock, no file)
+    if send_body:
+        HOT_PATH.bytes += len(body)
+        # per image, a dict update; services/views.py flushes them in batches
+        path = scope["path"]
+        views.count(path[1:8], len(body), view=path[8] == ".")
     return True
 
 

@@ -1,4 +1,5 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: database, storage, queue, cache)."""
+"""Liveness (``/healthz``) and readiness (``/readyz``: database, storage, queue, cache and
+the malware scanner unless it is ``none``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ async def readyz(container: ContainerDep) -> JSONResponse:
         "queue": container.queue.check(),
         "cache": container.locks.check(),
     }
+    if container.scanner.name != "none":
+        checks["scanner"] = container.scanner.check()
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

@@ -15,8 +15,11 @@ from starlette.responses import FileResponse, Response
 from pixstash.domain.variants import parse_media_name
 from pixstash.errors import ImageNotFound
 from pixstash.services.delivery import Media
+from pixstash.telemetry import prometheus
 from pixstash.wiring import Container
 
+_HIT = prometheus.MEDIA_CACHE.labels("hit")
+_MISS = prometheus.MEDIA_CACHE.labels("miss")
 MEDIA_HEADERS = {
     "cache-control": "public, max-age=31536000, immutable",
     "x-content-type-options": "nosniff",
@@ -34,13 +37,45 @@ async def media_endpoint(request: Request) -> Response:
         parsed = parse_media_name(name)
         if parsed is None:
             raise ImageNotFound()
+        _MISS.inc()
         media = await container.media.resolve(parsed.public_id, parsed.variant, parsed.output)
-    return media_response(request, media, accel_prefix=container.settings.accel_redirect_prefix)
+    else:
+        _HIT.inc()  # a Range request, which the fast path leaves to this one
+    response = media_response(request, media, accel_prefix=container.settings.accel_redirect_prefix)
+    if response.status_code in (200, 206) and request.method == "GET":
+        # a file (sent by Starlette, or by nginx after X-Accel-Redirect) or bytes in memory
+        sent = media.variant.size if media.path is not None else len(response.body)
+        prometheus.MEDIA_BYTES.inc(sent)
+        # views: full-size GETs answered whole ("{id}.{ext}"); bandwidth: every byte
+        container.views.count(name[:7], sent, view=response.status_code == 200 and name[7] == ".")
+    return response
 
 
-def media_response(request: Request, media: Media, *, accel_prefix: str = "") -> Response:
+async def private_media_endpoint(request: Request) -> Response:
+    """``/p/{name}?exp=&sig=``: a private image's media, by a signed URL (see
+    services/private_links.py). A bad or expired signature is 404 like a missing image.
+    Sent by the app itself (no X-Accel-Redirect: nginx's internal location lives on the
+    media relay only), cacheable by the browser alone, until the URL expires."""
+    container: Container = request.app.state.container
+    name: str = request.path_params["name"]
+    params = request.query_params
+    remaining = container.private_links.remaining(name, params.get("exp"), params.get("sig"))
+    parsed = parse_media_name(name)
+    if remaining is None or parsed is None:
+        raise ImageNotFound()
+    media = await container.media.resolve_private(parsed.public_id, parsed.variant, parsed.output)
+    response = media_response(request, media, cache_control=f"private, max-age={remaining}")
+    response.headers["cross-origin-resource-policy"] = "same-origin"
+    return response
+
+
+def media_response(
+    request: Request, media: Media, *, accel_prefix: str = "", cache_control: str | None = None
+) -> Response:
     etag = f'"{media.variant.etag}"'
     headers = dict(MEDIA_HEADERS)
+    if cache_control is not None:
+        headers["cache-control"] = cache_control
     headers["etag"] = etag
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

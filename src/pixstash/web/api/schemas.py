@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from pixstash.domain.model import Image
+from pixstash.domain.model import Image, Visibility
 from pixstash.services.links import LinkBuilder
 
 
@@ -33,7 +33,14 @@ class ImageOut(BaseModel):
     status: str = Field(description="pending | ready | failed: are the variants made?")
     title: str | None
     description: str | None
+    visibility: Visibility = Field(
+        description="public (listed on /recent), unlisted (link only) or private (owner only; "
+        "its media links are short-lived signed URLs)"
+    )
     created_at: datetime
+    expires_at: datetime | None = Field(
+        None, description="When the image disappears (expires_in at upload); null: never"
+    )
     placeholder: str | None = Field(
         description="BlurHash (https://blurha.sh) to show while the image loads; null until "
         "the image is processed",
@@ -62,7 +69,9 @@ class ImageOut(BaseModel):
             status=image.status.value,
             title=image.title,
             description=image.description,
+            visibility=image.visibility,
             created_at=image.created_at,
+            expires_at=image.expires_at,
             placeholder=placeholder.blurhash if placeholder else None,
             colour=placeholder.colour if placeholder else None,
             links=ImageLinks(**links.for_image(image, delete_token)),
@@ -93,6 +102,12 @@ class UploadStart(BaseModel):
     size: int = Field(ge=1, description="Exact size of the file in bytes", examples=[2481734])
     title: str | None = Field(None, max_length=10_000)
     description: str | None = Field(None, max_length=100_000)
+    visibility: str | None = Field(
+        None, max_length=16, description="public, unlisted (default) or private (accounts only)"
+    )
+    expires_in: str | None = Field(
+        None, max_length=16, description="1h, 1d, 7d or 30d, counted from the completion"
+    )
 
 
 class UploadTicketOut(BaseModel):

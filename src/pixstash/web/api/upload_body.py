@@ -18,7 +18,7 @@ from pixstash.errors import BadRequest, EmptyUpload, FileTooLarge, PixstashError
 from pixstash.services.staging import StagedFile, StagedWriter, StagingArea
 
 IMAGE_FIELDS = frozenset({"image", "image[]", "file", "files", "files[]"})
-TEXT_FIELDS = frozenset({"title", "description", "name", "visibility", "type"})
+TEXT_FIELDS = frozenset({"title", "description", "name", "visibility", "expires_in", "type", "url"})
 MAX_FIELD_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 8 * 1024
 
@@ -202,6 +202,6 @@ async def read_multipart(
     if collector.writer is not None:  # body ended inside a file part
         collector.abort()
         raise BadRequest("The multipart body ended in the middle of a file.")
-    if not collector.body.files:
+    if not collector.body.files and "url" not in collector.body.fields:  # url: upload by link
         raise EmptyUpload(collector.no_file_message)
     return collector.body

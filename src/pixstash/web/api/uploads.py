@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pixstash.errors import FileTooLarge
 from pixstash.web.api.direct_body import read_signed_file
 from pixstash.web.api.schemas import ErrorOut, ImageOut, UploadStart, UploadTicketOut
-from pixstash.web.deps import ContainerDep, LinksDep
+from pixstash.web.deps import ContainerDep, LinksDep, PrincipalDep
+from pixstash.web.ratelimit import enforce_upload_limit
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])
 
@@ -25,7 +26,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         410: "The upload expired (upload-expired)",
         413: "File too large, or larger than declared",
         415: "Not an accepted image type",
-        422: "Image refused (too many pixels, corrupt)",
+        422: "Image refused (too many pixels, corrupt, malware)",
+        429: "Too many uploads or token requests (rate-limited); see Retry-After",
         503: "A backend is unavailable",
     }.items()
 }
@@ -41,17 +43,21 @@ _NO_STORE = {"Cache-Control": "no-store"}
     summary="Start a direct upload",
 )
 async def start_upload(
-    start: UploadStart, request: Request, container: ContainerDep
+    start: UploadStart, request: Request, container: ContainerDep, principal: PrincipalDep
 ) -> JSONResponse:
     """Answers where to send the file: POST ``fields`` and then the ``file`` part
     (multipart/form-data) to ``url``, then ``POST /api/v1/uploads/{upload_id}/complete``.
     With S3 storage ``url`` is the bucket (a presigned POST); otherwise this app."""
+    await enforce_upload_limit(request, principal)  # counted here, not at complete
     ticket = await container.direct_uploads.start(
         filename=start.filename,
         content_type=start.content_type,
         size=start.size,
         title=start.title,
         description=start.description,
+        owner_id=principal.user_id if principal else None,
+        visibility=start.visibility,
+        expires_in=start.expires_in,
     )
     session = ticket.session
     url = ticket.url

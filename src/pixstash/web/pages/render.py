@@ -9,7 +9,25 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from pixstash.domain.accounts import Principal, WebSession
+
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+
+
+def viewer(request: Request) -> Principal | None:
+    """The logged-in user of a page, for the header (None: anonymous, or not resolved)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal
+
+
+def session_csrf(request: Request) -> str:
+    """The CSRF token of the page's web session, for its forms (logout in the header)."""
+    session: WebSession | None = getattr(request.state, "web_session", None)
+    return session.csrf_secret if session is not None else ""
+
+
+TEMPLATES.env.globals["viewer"] = viewer
+TEMPLATES.env.globals["session_csrf"] = session_csrf
 
 
 def page_headers(request: Request) -> dict[str, str]:

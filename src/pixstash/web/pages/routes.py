@@ -8,7 +8,7 @@ import logging
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from pixstash.domain.formats import default_output
@@ -18,11 +18,12 @@ from pixstash.errors import BadRequest, ImageNotFound
 from pixstash.processing.placeholder import placeholder_png
 from pixstash.services.links import LinkBuilder
 from pixstash.web import convertors as _convertors  # noqa: F401 (registers them)
-from pixstash.web.deps import ContainerDep, LinksDep
-from pixstash.web.pages.render import render
+from pixstash.web.deps import ContainerDep, LinksDep, current_principal
+from pixstash.web.pages.render import render, viewer
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+# every page knows who is looking (the header shows the login state)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(current_principal)])
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -56,10 +57,13 @@ def image_context(image: Image, links: LinkBuilder) -> dict[str, Any]:
 async def share_page(
     request: Request, image_id: str, container: ContainerDep, links: LinksDep
 ) -> HTMLResponse:
-    image = await container.images.get(image_id)
+    image = await container.images.get(image_id, viewer(request))  # private: owner, admin
     context = image_context(image, links)
     context["placeholder_url"] = await placeholder_data_url(image)
-    return render(request, "image.html", context)
+    response = render(request, "image.html", context)
+    if image.visibility.value == "private":  # for its owner's eyes, with signed links
+        response.headers["cache-control"] = "private, no-store"
+    return response
 
 
 async def placeholder_data_url(image: Image) -> str | None:
@@ -101,6 +105,7 @@ async def upload_redirect() -> RedirectResponse:
 async def oembed(
     container: ContainerDep,
     links: LinksDep,
+    request: Request,
     url: Annotated[str, Query(description="A share page or media URL")],
     format: Annotated[str, Query()] = "json",
     maxwidth: Annotated[int | None, Query(ge=1)] = None,
@@ -111,7 +116,7 @@ async def oembed(
             {"error": {"code": "format-not-implemented", "message": "Only format=json."}},
             status_code=501,
         )
-    image = await container.images.get(_image_id_from_url(url))
+    image = await container.images.get(_image_id_from_url(url), viewer(request))
     width, height = LARGE.target_size(image.width, image.height)
     if maxwidth or maxheight:
         box = min(maxwidth or width, maxheight or height)

@@ -1,4 +1,5 @@
-// Upload page: choose, drop or paste images. Each file is a direct upload: start it
+// Upload page: choose, drop or paste images, or paste a link (the server fetches it:
+// POST /api/v1/images with JSON {"url"}). Each file is a direct upload: start it
 // (POST /api/v1/uploads), POST its signed fields and the file to the answered url with
 // XHR (a real progress bar; the url is the bucket with S3 storage, this app otherwise),
 // then complete it, and show its share, direct and delete links.
@@ -12,6 +13,8 @@ const dropZone = document.getElementById("drop-zone");
 const titleInput = document.getElementById("title");
 const list = document.getElementById("uploads");
 const live = document.getElementById("upload-live");
+const linkForm = document.getElementById("link-form");
+const linkInput = document.getElementById("link-url");
 
 const uploadsUrl = form.dataset.uploadsUrl || "/api/v1/uploads";
 const maxMb = Number.parseFloat(form.dataset.maxUploadMb);
@@ -283,6 +286,35 @@ async function send(item, title) {
   }
 }
 
+// --- upload by link: the server fetches it, so no progress but "Fetching…" ---
+
+function looksLikeLink(text) {
+  return /^https?:\/\/\S+$/i.test(text.trim());
+}
+
+async function sendLink(url, title) {
+  const item = createItem({ name: url, type: "", size: Number.NaN });
+  item.progress.removeAttribute("value"); // indeterminate
+  setState(item, "processing", "Fetching…");
+  try {
+    const image = await api(linkForm.getAttribute("action"), { url, title: title || null });
+    item.progress.value = item.progress.max;
+    setState(item, "done", "Uploaded");
+    showLinks(item, image);
+    say(`${item.name} uploaded. Share link: ${image.links.page}`);
+  } catch (error) {
+    if (!(error instanceof UploadError)) throw error;
+    fail(item, error.message);
+  }
+}
+
+function addLink(text) {
+  const url = text.trim();
+  if (!url) return;
+  say("Fetching the link…");
+  sendLink(url, titleInput.value.trim());
+}
+
 function pump() {
   while (active < MAX_PARALLEL && queue.length > 0) {
     const { item, title } = queue.shift();
@@ -327,6 +359,19 @@ form.addEventListener("submit", (event) => {
   fileInput.value = "";
 });
 
+linkForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  addLink(linkInput.value);
+  linkInput.value = "";
+});
+
+function isTextField(target) {
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA"].includes(target.tagName))
+  );
+}
+
 function carriesFiles(event) {
   return Boolean(event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files"));
 }
@@ -366,7 +411,14 @@ document.addEventListener("paste", (event) => {
       .map((entry) => entry.getAsFile())
       .filter(Boolean);
   }
-  if (files.length === 0) return; // plain text: let it paste into the title field
+  if (files.length === 0) {
+    // Text pasted into a field stays there; a link pasted anywhere else is uploaded.
+    const text = clipboard.getData("text/plain") || "";
+    if (isTextField(event.target) || !looksLikeLink(text)) return;
+    event.preventDefault();
+    addLink(text);
+    return;
+  }
   event.preventDefault();
   addFiles(files);
 });
