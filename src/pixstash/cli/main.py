@@ -103,6 +103,9 @@ def serve(
     server: Annotated[str, typer.Option(help="ASGI server: granian or uvicorn.")] = "granian",
 ) -> None:
     """Serve the web app, API and media; runs background jobs in-process (db:// queue)."""
+    if server not in ("granian", "uvicorn"):
+        console.print(f"[red]unknown server {server!r}:[/red] use granian or uvicorn")
+        raise typer.Exit(2)
     overrides = {
         "PIXSTASH_HOST": host,
         "PIXSTASH_PORT": port,
@@ -114,11 +117,6 @@ def serve(
             os.environ[name] = str(value)
     settings = _settings()
     _configure_logging(settings)
-    with _metrics_directory(settings):
-        _serve(settings, server)
-
-
-def _serve(settings: Settings, server: str) -> None:
     _check_backends(settings)
     if settings.migrate_on_start:
         from pixstash.db.migrate import upgrade
@@ -128,31 +126,11 @@ def _serve(settings: Settings, server: str) -> None:
         f"pixstash serving on http://{settings.host}:{settings.port} "
         f"({settings.http_workers} HTTP process(es), {settings.job_workers} job worker(s))"
     )
-    if server == "uvicorn":
-        import uvicorn
-
-        uvicorn.run(
-            "pixstash.web.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.http_workers,
-            log_level="warning",
-        )
-        return
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    Granian(
-        "pixstash.web.app:create_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.http_workers,
-        factory=True,
-        log_level=settings.log_level,  # type: ignore[arg-type]
-        backlog=2048,
-    ).serve()
+    # The HTTP server gets a lean process of its own: same PID, none of this one's imports.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [sys.executable, "-m", "pixstash.cli.httpserver", server]
+    os.execv(sys.executable, command)  # noqa: S606 (our own interpreter and module)
 
 
 @app.command()
