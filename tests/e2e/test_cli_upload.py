@@ -245,13 +245,59 @@ def test_the_token_goes_to_the_api_only_and_is_never_printed(
 def test_album_is_added_after_the_uploads_and_its_refusal_reported(
     server: Server, images: dict[str, Path]
 ) -> None:
-    """The albums API is not served yet: the uploads succeed, the album step says so."""
+    """No such album: the uploads succeed, the album step says so."""
     result = run(images["alpha.png"], "--album", "noalbum", "--server", server.url)
     assert result.exit_code == 1
     assert links_in(result.stdout)
     text = said(result.stderr)
     assert "not added to album noalbum: 404" in text
     assert "1 uploaded, 0 failed" in text
+
+
+def test_uploads_go_into_an_anonymous_album_with_its_token(
+    server: Server, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        album = client.post("/api/v1/albums", json={"title": "from the CLI"}).json()
+        monkeypatch.setenv("PIXSTASH_ALBUM_TOKEN", album["delete_token"])
+        files = [images["photo.jpg"], images["alpha.png"]]
+        result = run(*files, "--album", album["id"], "--json", "--server", server.url)
+        assert result.exit_code == 0, result.output
+        uploaded = [entry["image"]["id"] for entry in json.loads(result.stdout)]
+        assert f"added to album {album['id']}" in said(result.stderr)
+        listed = client.get(f"/api/v1/albums/{album['id']}").json()
+        assert sorted(image["id"] for image in listed["images"]) == sorted(uploaded)
+
+        monkeypatch.setenv("PIXSTASH_ALBUM_TOKEN", "not-the-token")
+        refused = run(images["photo.jpg"], "--album", album["id"], "--server", server.url)
+        assert refused.exit_code == 1
+        assert f"not added to album {album['id']}: 403" in said(refused.stderr)
+        assert client.get(f"/api/v1/albums/{album['id']}").json()["image_count"] == 2
+
+
+def test_uploads_go_into_the_users_own_album(server: Server, images: dict[str, Path]) -> None:
+    """A logged-in user's images go into their own (private) album: no tokens needed."""
+    user = runner.invoke(
+        app,
+        ["user", "create", "cli-album-owner", "--password-stdin"],
+        input="correct horse battery\n",
+        env=server.env,
+    )
+    assert user.exit_code == 0, user.output
+    made = runner.invoke(app, ["token", "create", "cli-album-owner"], env=server.env)
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, timeout=30, headers=auth) as client:
+        album = client.post("/api/v1/albums", json={"visibility": "private"}).json()
+        assert album["delete_token"] is None
+        result = run(
+            images["alpha.png"], "--album", album["id"], "--token", token, "--server", server.url
+        )
+        assert result.exit_code == 0, result.output
+        [(_, link)] = links_in(result.stdout).items()
+        listed = client.get(f"/api/v1/albums/{album['id']}").json()
+        assert [image["links"]["page"] for image in listed["images"]] == [link["page"]]
 
 
 def test_direct_to_s3(tmp_path: Path, images: dict[str, Path]) -> None:

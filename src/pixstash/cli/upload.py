@@ -196,8 +196,12 @@ def _add_to_album(
     ids = [str(r.image["id"]) for r in results if r.image is not None]
     if not ids:
         return None
+    # anonymous images are proven ours by their delete tokens (owned ones need none)
+    tokens = [
+        str(r.image["delete_token"]) for r in results if r.image and r.image.get("delete_token")
+    ]
     try:
-        client.add_to_album(album, ids, album_token)
+        client.add_to_album(album, ids, album_token, image_tokens=tokens)
     except UploadFailed as exc:
         return exc
     return None

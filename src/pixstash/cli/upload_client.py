@@ -231,15 +231,27 @@ class DirectUploadClient:
         ).json()
         return image
 
-    def add_to_album(self, album: str, image_ids: list[str], album_token: str | None) -> None:
-        """``POST /api/v1/albums/{id}/images`` (the albums API as planned; not served yet)."""
+    def add_to_album(
+        self,
+        album: str,
+        image_ids: list[str],
+        album_token: str | None,
+        *,
+        image_tokens: list[str] | None = None,
+    ) -> None:
+        """``POST /api/v1/albums/{id}/images``: the album's token (anonymous albums) in
+        X-Delete-Token; the images' delete tokens as ``deletehashes``, which prove that
+        anonymous images are the uploader's (the server refuses others' images)."""
         headers = {"X-Delete-Token": album_token} if album_token else {}
+        body: dict[str, list[str]] = {"ids": image_ids}
+        if image_tokens:
+            body["deletehashes"] = image_tokens
         try:
             self._expect(
                 "album",
                 lambda: self.api.post(
                     f"/api/v1/albums/{quote(album, safe='')}/images",
-                    json={"ids": image_ids},
+                    json=body,
                     headers=headers,
                 ),
                 ok=(200, 201, 204),

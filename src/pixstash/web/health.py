@@ -15,12 +15,25 @@ router = APIRouter(tags=["health"])
 _CHECK_TIMEOUT = 3.0
 
 
-@router.get("/healthz", summary="Liveness")
+def _example(body: dict[str, object]) -> dict[int | str, dict[str, object]]:
+    return {200: {"content": {"application/json": {"example": body}}}}
+
+
+@router.get("/healthz", summary="Liveness", responses=_example({"status": "ok"}))
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness of every backend")
+@router.get(
+    "/readyz",
+    summary="Readiness of every backend",
+    responses=_example(
+        {
+            "status": "ok",
+            "checks": {"database": "ok", "storage": "ok", "queue": "ok", "cache": "ok"},
+        }
+    ),
+)
 async def readyz(container: ContainerDep) -> JSONResponse:
     checks = {
         "database": container.meta.ping(),

@@ -49,8 +49,10 @@ class TokenCreate(BaseModel):
 
 class TokenOut(BaseModel):
     id: int
-    name: str
-    prefix: str = Field(description="The token's first characters, to recognise it")
+    name: str = Field(examples=["laptop script"])
+    prefix: str = Field(
+        description="The token's first characters, to recognise it", examples=["pxs_3q2-"]
+    )
     created_at: datetime
     last_used_at: datetime | None = Field(
         description="Updated at most every few minutes, not on every request"

@@ -96,9 +96,25 @@ async def revoke_token(
     return Response(status_code=204)
 
 
+_SXCU_EXAMPLE = {
+    "Version": "14.0.0",
+    "Name": "pixstash (pix.example.com)",
+    "DestinationType": "ImageUploader, FileUploader",
+    "RequestMethod": "POST",
+    "RequestURL": "https://pix.example.com/api/v1/images",
+    "Headers": {"Authorization": "Bearer pxs_..."},
+    "Body": "MultipartFormData",
+    "FileFormName": "image",
+    "URL": "{json:links.page}",
+    "ThumbnailURL": "{json:links.thumb}",
+    "DeletionURL": "{json:links.delete}",
+    "ErrorMessage": "{json:error.message}",
+}
+
+
 @router.get(
     "/sharex.sxcu",
-    responses={200: {"content": {"application/json": {}}}, **_ERRORS},
+    responses={200: {"content": {"application/json": {"example": _SXCU_EXAMPLE}}}, **_ERRORS},
     summary="A ShareX custom uploader config, with a fresh API token",
 )
 async def sharex_config(

@@ -111,9 +111,12 @@ class UploadStart(BaseModel):
 
 
 class UploadTicketOut(BaseModel):
-    upload_id: str
+    upload_id: str = Field(examples=["u_9f3k2LmQx7"])
     method: str = Field(description="Always POST: a multipart/form-data form upload")
-    url: str = Field(description="Where to POST the fields and then the file")
+    url: str = Field(
+        description="Where to POST the fields and then the file",
+        examples=["https://bucket.s3.example.com/"],
+    )
     fields: dict[str, str] = Field(
         description="Form fields to send as they are, before the file part named `file`"
     )
