@@ -55,6 +55,7 @@ from pixstash.telemetry.base import Metrics
 from pixstash.telemetry.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
+WEB_SESSION_SWEEP_SECONDS = 3600.0  # rows of expired login sessions, removed hourly
 
 
 def backend_class(kind: str, url: str, table: dict[str, str]) -> Any:
@@ -116,9 +117,14 @@ class Container:
             heartbeat_seconds=self.settings.job_lease_seconds / 3,
             metrics=self.metrics,
             periodic=[
-                ("expiry-sweeper", self.settings.expiry_sweep_seconds, self.images.sweep_expired)
+                ("expiry-sweeper", self.settings.expiry_sweep_seconds, self.images.sweep_expired),
+                ("web-session-sweeper", WEB_SESSION_SWEEP_SECONDS, self._forget_sessions),
             ],
         )
+
+    async def _forget_sessions(self) -> int:
+        """Expired web sessions are refused when used; this removes their rows."""
+        return await self.accounts.forget_expired_sessions()
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -213,6 +219,7 @@ def build_container(settings: Settings) -> Container:
             SqlAccountStore(db),
             session_seconds=settings.session_seconds,
             registration_open=settings.registration,
+            clock=clock,
         ),
         library=LibraryService(meta, images),
         scanner=scanner,

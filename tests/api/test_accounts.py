@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from tests.accounts import (
     form_token,
     make_user,
 )
-from tests.helpers import snapshot, sync_engine
+from tests.helpers import container_of, snapshot, sync_engine
 
 pytestmark = pytest.mark.anyio
 
@@ -387,3 +388,18 @@ async def app_client(
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield application, client
+
+
+async def test_the_runner_sweeps_expired_login_sessions(app: FastAPI, settings: Settings) -> None:
+    """Sessions nobody uses again are not refused-and-deleted on use: a periodic task of
+    the job runner (in the server and in `pixstash worker`) removes their rows."""
+    container = container_of(app)
+    await make_user(app, "ada")
+    await container.accounts.login("ada", PASSWORD)
+    sweeper = {name: task for name, _, task in container.make_runner(0).periodic}
+    task = sweeper["web-session-sweeper"]
+    assert await task() == 0  # still valid
+    container.clock.advance(timedelta(seconds=settings.session_seconds + 1))
+    assert await task() == 1
+    with sync_engine(settings.database_url) as engine, engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM web_sessions")).scalar_one() == 0

@@ -80,12 +80,13 @@ class AccountService:
         session_seconds: int,
         registration_open: bool,
         hasher: PasswordHasher | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.session_lifetime = timedelta(seconds=session_seconds)
         self.registration_open = registration_open
         self.hasher = hasher or PasswordHasher()
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._dummy_hash: str | None = None
 
     # --- users ------------------------------------------------------------------
