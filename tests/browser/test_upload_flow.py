@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -355,4 +356,29 @@ def test_share_page_plays_an_animation_as_video(page: tuple[Page, Problems]) -> 
     assert state["muted"] is True
     assert state["loop"] is True
     assert (state["width"], state["height"]) == (160, 90)
+    problems.assert_none()
+
+
+def test_upload_options_visibility_and_expiry(
+    page: tuple[Page, Problems], server: str, tmp_path: Path
+) -> None:
+    """The page's pickers reach the API: a public image that deletes itself after a day
+    is listed on Recent. Anonymous visitors are not offered "Only me"."""
+    tab, problems = page
+    photo = write(tmp_path / "options.jpg", jpeg_bytes())
+    tab.goto("/")
+    choices = tab.eval_on_selector_all("#visibility option", "els => els.map(e => e.value)")
+    assert choices == ["unlisted", "public"]
+    tab.select_option("#visibility", "public")
+    tab.select_option("#expires-in", "1d")
+    tab.set_input_files("#file-input", [photo])
+    link = tab.locator("#uploads a.share-link")
+    expect(link).to_have_count(1, timeout=UPLOAD_TIMEOUT_MS)
+    image_id = (link.get_attribute("href") or "").rsplit("/", 1)[1]
+    info = tab.request.get(f"{server}/api/v1/images/{image_id}").json()
+    assert info["visibility"] == "public"
+    created = datetime.fromisoformat(info["created_at"])
+    assert datetime.fromisoformat(info["expires_at"]) - created == timedelta(days=1)
+    tab.goto("/recent")
+    expect(tab.locator(f'a[href$="/{image_id}"]').first).to_be_visible()
     problems.assert_none()

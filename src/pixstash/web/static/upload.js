@@ -11,6 +11,8 @@ const form = document.getElementById("upload-form");
 const fileInput = document.getElementById("file-input");
 const dropZone = document.getElementById("drop-zone");
 const titleInput = document.getElementById("title");
+const visibilityInput = document.getElementById("visibility");
+const expiresInput = document.getElementById("expires-in");
 const list = document.getElementById("uploads");
 const live = document.getElementById("upload-live");
 const linkForm = document.getElementById("link-form");
@@ -265,7 +267,15 @@ function sendFile(item, ticket) {
   });
 }
 
-async function send(item, title) {
+// The options chosen on the page when a file or link was added (empty: the defaults).
+function options() {
+  return {
+    visibility: visibilityInput ? visibilityInput.value || null : null,
+    expires_in: expiresInput ? expiresInput.value || null : null,
+  };
+}
+
+async function send(item, title, chosen) {
   try {
     setState(item, "uploading", "Starting…");
     const ticket = await api(uploadsUrl, {
@@ -273,6 +283,7 @@ async function send(item, title) {
       content_type: await declaredType(item.file),
       size: item.file.size,
       title: title || null,
+      ...chosen,
     });
     await sendFile(item, ticket);
     const image = await api(`${uploadsUrl}/${encodeURIComponent(ticket.upload_id)}/complete`);
@@ -297,7 +308,11 @@ async function sendLink(url, title) {
   item.progress.removeAttribute("value"); // indeterminate
   setState(item, "processing", "Fetching…");
   try {
-    const image = await api(linkForm.getAttribute("action"), { url, title: title || null });
+    const image = await api(linkForm.getAttribute("action"), {
+      url,
+      title: title || null,
+      ...options(),
+    });
     item.progress.value = item.progress.max;
     setState(item, "done", "Uploaded");
     showLinks(item, image);
@@ -317,9 +332,9 @@ function addLink(text) {
 
 function pump() {
   while (active < MAX_PARALLEL && queue.length > 0) {
-    const { item, title } = queue.shift();
+    const { item, title, chosen } = queue.shift();
     active += 1;
-    send(item, title).finally(() => {
+    send(item, title, chosen).finally(() => {
       active -= 1;
       pump();
     });
@@ -330,6 +345,7 @@ function addFiles(fileList) {
   const files = Array.from(fileList || []).filter(Boolean);
   if (files.length === 0) return;
   const title = titleInput.value.trim();
+  const chosen = options();
   let accepted = 0;
   for (const file of files) {
     const item = createItem(file);
@@ -337,7 +353,7 @@ function addFiles(fileList) {
     if (file.size > maxBytes) {
       fail(item, `This file is ${humanSize(file.size)}; the limit is ${form.dataset.maxUploadMb} MB.`);
     } else {
-      queue.push({ item, title });
+      queue.push({ item, title, chosen });
       accepted += 1;
     }
   }
