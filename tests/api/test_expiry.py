@@ -125,8 +125,8 @@ async def test_the_job_runner_sweeps_periodically(app: FastAPI, client: httpx.As
     """Both shapes build their runner with ``make_runner``: it carries the sweeper."""
     container = container_of(app)
     runner = container.make_runner(1)
-    [(name, interval, task)] = runner.periodic
-    assert name == "expiry-sweeper"
+    periodic = {name: (interval, task) for name, interval, task in runner.periodic}
+    interval, task = periodic["expiry-sweeper"]
     assert interval == container.settings.expiry_sweep_seconds
     image = await upload(client, expires_in="1h")
     container.clock.advance(timedelta(hours=2))

@@ -168,10 +168,16 @@ class MetadataStore(Protocol):
         ...
 
     async def list_owned_images(
-        self, owner_id: int, *, limit: int, after: tuple[datetime, str] | None = None
+        self,
+        owner_id: int,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        now: datetime | None = None,
     ) -> list[Image]:
         """The owner's images, newest first (by ``created_at``, then ``id``), starting
-        after the ``(created_at, id)`` key of the previous page's last image (keyset)."""
+        after the ``(created_at, id)`` key of the previous page's last image (keyset);
+        with ``now``, without those expired at ``now``."""
         ...
 
     async def update_image_text(

@@ -346,13 +346,20 @@ class SqlMetadataStore:
         return keys
 
     async def list_owned_images(
-        self, owner_id: int, *, limit: int, after: tuple[datetime, str] | None = None
+        self,
+        owner_id: int,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        now: datetime | None = None,
     ) -> list[Image]:
         query = (
             select(ImageRow, BlobRow)
             .join(BlobRow, BlobRow.hash == ImageRow.blob_hash)
             .where(ImageRow.owner_id == owner_id)
         )
+        if now is not None:  # expired images are gone at once, not when swept
+            query = query.where(or_(ImageRow.expires_at.is_(None), ImageRow.expires_at > now))
         if after is not None:  # keyset: strictly after the last row of the previous page
             created_at, public_id = after
             query = query.where(

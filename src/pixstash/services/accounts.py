@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 
 # A token's last_used_at is written at most this often: reads stay reads.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+# Each argon2id hash holds 64 MiB (and 4 threads) for a while: logins, registrations and
+# failed attempts (which need no account) wait their turn instead of filling the thread
+# pool, so a flood of them costs time, not gigabytes.
+PASSWORD_HASHES_AT_ONCE = 2
 SHAREX_TOKEN_NAME = "ShareX"  # noqa: S105 (a label, not a secret)
 
 
@@ -88,6 +92,7 @@ class AccountService:
         self.hasher = hasher or PasswordHasher()
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._dummy_hash: str | None = None
+        self._hashing = anyio.CapacityLimiter(PASSWORD_HASHES_AT_ONCE)
 
     # --- users ------------------------------------------------------------------
 
@@ -102,7 +107,9 @@ class AccountService:
             raise InvalidUsername(f"Invalid username: {problem}.")
         if problem := password_problem(password):
             raise InvalidPassword(f"Invalid password: {problem}.")
-        password_hash = await anyio.to_thread.run_sync(self.hasher.hash, password)
+        password_hash = await anyio.to_thread.run_sync(
+            self.hasher.hash, password, limiter=self._hashing
+        )
         user = await self.store.create_user(
             username, password_hash, is_admin=is_admin, created_at=self.clock()
         )
@@ -133,13 +140,17 @@ class AccountService:
         if len(password) > PASSWORD_MAX:
             raise InvalidCredentials()
         known_hash = user.password_hash if user is not None else await self._dummy()
-        verified = await anyio.to_thread.run_sync(self._verify, known_hash, password)
+        verified = await anyio.to_thread.run_sync(
+            self._verify, known_hash, password, limiter=self._hashing
+        )
         if user is None or not verified:
             raise InvalidCredentials()
         if user.disabled:
             raise AccountDisabled()
         if self.hasher.check_needs_rehash(user.password_hash):
-            new_hash = await anyio.to_thread.run_sync(self.hasher.hash, password)
+            new_hash = await anyio.to_thread.run_sync(
+                self.hasher.hash, password, limiter=self._hashing
+            )
             await self.store.set_password_hash(user.id, new_hash)
         return user
 
@@ -152,7 +163,7 @@ class AccountService:
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
             self._dummy_hash = await anyio.to_thread.run_sync(
-                self.hasher.hash, new_session_secret()
+                self.hasher.hash, new_session_secret(), limiter=self._hashing
             )
         return self._dummy_hash
 

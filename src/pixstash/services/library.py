@@ -71,7 +71,9 @@ class LibraryService:
             raise BadRequest(f"limit is 1 to {PAGE_MAX}.")
         after = decode_cursor(cursor) if cursor else None
         # one more than asked tells whether another page follows
-        found = await self.meta.list_owned_images(owner_id, limit=limit + 1, after=after)
+        found = await self.meta.list_owned_images(
+            owner_id, limit=limit + 1, after=after, now=self.images.clock()
+        )
         page = found[:limit]
         more = len(found) > limit
         return ImagePage(page, encode_cursor(page[-1]) if more and page else None)

@@ -131,6 +131,20 @@ def check_api_csrf(request: Request, settings: Settings, session: WebSession) ->
     check_session_csrf(session, request.headers.get(CSRF_HEADER))
 
 
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+
+
+def check_not_from_other_sites(request: Request) -> None:
+    """For the one GET that changes something (the ShareX config mints a token): with
+    the session cookie, refused when the browser says another site, or a sibling
+    subdomain, started it (``Sec-Fetch-Site``; SameSite=Lax cookies ride along on a
+    top-level navigation). Links on our pages and the address bar are fine."""
+    if getattr(request.state, "web_session", None) is None:
+        return  # a bearer token: no ambient credential
+    if request.headers.get("sec-fetch-site", "").strip().lower() in _OTHER_SITES:
+        raise CsrfFailed("Open this link from your pixstash pages, not from another site.")
+
+
 def safe_next(target: str | None) -> str:
     """A local path to go to after login; anything else (other sites) goes to /me."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:

@@ -93,13 +93,18 @@ class AlbumOut(BaseModel):
         delete_token: str | None = None,
     ) -> AlbumOut:
         page = links.album_page(album.id)
+        cover, count = album.cover_image_id, album.image_count
+        if images is not None:  # what this caller may see: no hidden cover, no hidden count
+            count = len(images)
+            if cover not in {image.id for image in images}:
+                cover = None
         return cls(
             id=album.id,
             title=album.title,
             description=album.description,
             visibility=album.visibility,
-            cover=album.cover_image_id,
-            image_count=album.image_count,
+            cover=cover,
+            image_count=count,
             created_at=album.created_at,
             updated_at=album.updated_at,
             links=AlbumLinks(page=page, zip=f"{page}/zip"),

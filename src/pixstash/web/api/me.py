@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from pixstash.services.accounts import SHAREX_TOKEN_NAME
@@ -20,6 +20,7 @@ from pixstash.web.api.account_schemas import (
     TokenOut,
 )
 from pixstash.web.api.schemas import ErrorOut, ImageOut
+from pixstash.web.auth import check_not_from_other_sites
 from pixstash.web.deps import ContainerDep, LinksDep, RequireUserDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -118,10 +119,12 @@ _SXCU_EXAMPLE = {
     summary="A ShareX custom uploader config, with a fresh API token",
 )
 async def sharex_config(
-    principal: RequireUserDep, container: ContainerDep, links: LinksDep
+    request: Request, principal: RequireUserDep, container: ContainerDep, links: LinksDep
 ) -> Response:
     """Each download creates a new token named "ShareX" (revoke old ones on /me/tokens).
-    Import it in ShareX: Destinations > Custom uploader settings > Import."""
+    Import it in ShareX: Destinations > Custom uploader settings > Import. With the
+    session cookie, a download started by another site is refused (403 csrf-failed)."""
+    check_not_from_other_sites(request)
     created = await container.accounts.create_token(principal.user_id, SHAREX_TOKEN_NAME)
     host = links.base.split("://", 1)[-1]
     config = {
