@@ -262,3 +262,24 @@ async def test_redis_down_allow_uploads_without_limits(
             response = await upload(client)
             assert response.status_code == 201, response.text
             assert "x-ratelimit-limit" not in response.headers
+
+
+async def test_each_file_of_a_multipart_upload_counts(settings: Settings, tmp_path: Path) -> None:
+    """A request with several files costs one per file: 50/hour means 50 images, not 50
+    requests of 20. The extra files are charged after the body is parsed and before
+    anything is stored, so a refused request leaves nothing (but, like any refused
+    upload, costs the one file counted before its body was read)."""
+    files = [("image", (f"{i}.jpg", imagegen.jpeg_bytes(64, 48, seed=i))) for i in range(3)]
+    async with serving(settings, rate_limit_anonymous_uploads="4/hour") as (_, client):
+        three = await client.post("/api/v1/images", files=files)
+        assert three.status_code == 201, three.text
+        assert len(three.json()["images"]) == 3
+        assert_limit_headers(three, 4, 1)
+        before = snapshot(tmp_path, settings.database_url)
+        refused = await client.post("/api/v1/images", files=files[:2])  # 1 left, 2 sent
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate-limited"
+        assert snapshot(tmp_path, settings.database_url) == before
+        assert_limit_headers(refused, 4, 0)  # its first file was counted before the body
+        one = await client.post("/api/v1/images", files=files[:1])
+        assert one.status_code == 429

@@ -32,6 +32,8 @@ def main(server: str = "granian") -> None:
                 port=settings.port,
                 workers=settings.http_workers,
                 log_level="warning",
+                # the client address is pixstash's to decide (PIXSTASH_TRUSTED_PROXIES)
+                proxy_headers=False,
             )
             return
         from granian import Granian

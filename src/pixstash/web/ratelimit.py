@@ -1,10 +1,11 @@
 """Rate limits: which rule a request counts against, 429, and the X-RateLimit-* headers.
 
-- Uploads count per upload request (as Imgur counts per upload POST), whatever the number
-  of files in it (at most PIXSTASH_MAX_FILES_PER_REQUEST), and whether or not they are
-  accepted: a refused upload costs the server work too. The count is taken before a byte
-  of the body is read, so a refusal stores nothing. Anonymous uploads count per client IP
-  (``web.client_ip``), a user's per user id, whichever token or session they use.
+- Uploads count per file, whether or not they are accepted: a refused upload costs the
+  server work too. One is counted before a byte of the body is read; a multipart request
+  with several files is charged the others once its body is parsed, before anything is
+  stored, so a refusal (of the whole request) stores nothing either way. Anonymous
+  uploads count per client IP (``web.client_ip``), a user's per user id, whichever token
+  or session they use.
 - Every request authenticated by a Bearer token counts against that token
   (``current_principal`` calls ``enforce_token_limit`` as it accepts the token).
 
@@ -67,15 +68,18 @@ def request_client_ip(request: Request) -> IPAddress | None:
 
 
 async def enforce_upload_limit(
-    request: Request, principal: Principal | None
+    request: Request, principal: Principal | None, files: int = 1
 ) -> RateLimitDecision | None:
-    """Count one upload request; raises RateLimited (429) when over the limit.
+    """Count ``files`` uploads; raises RateLimited (429) when over the limit.
 
     ``None``: the rule has no limit (or the cache is down and rate limits are skipped).
     """
+    if files <= 0:
+        return None
     if principal is None:
-        return await _enforce(request, UPLOADS_PER_IP, rate_key(request_client_ip(request)))
-    return await _enforce(request, UPLOADS_PER_USER, str(principal.user_id))
+        key = rate_key(request_client_ip(request))
+        return await _enforce(request, UPLOADS_PER_IP, key, files)
+    return await _enforce(request, UPLOADS_PER_USER, str(principal.user_id), files)
 
 
 async def enforce_token_limit(
@@ -114,8 +118,10 @@ def rate_limit_headers(decision: RateLimitDecision) -> dict[str, str]:
     }
 
 
-async def _enforce(request: Request, rule: str, key: str) -> RateLimitDecision | None:
-    decision = await _container(request).limiter.hit(rule, key)
+async def _enforce(
+    request: Request, rule: str, key: str, cost: int = 1
+) -> RateLimitDecision | None:
+    decision = await _container(request).limiter.hit(rule, key, cost)
     if decision is None:
         return None
     decisions: dict[str, RateLimitDecision] = getattr(request.state, _RULES_KEY, {})

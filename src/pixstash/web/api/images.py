@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from pixstash.errors import BadRequest, FileTooLarge
+from pixstash.errors import BadRequest, FileTooLarge, RateLimited
 from pixstash.services.library import PAGE_DEFAULT, PAGE_MAX
 from pixstash.services.uploads import UploadMeta, upload_options
 from pixstash.web.api.account_schemas import ImageEdit, ImagePageOut
@@ -156,6 +156,11 @@ async def upload_images(
         if url is not None:
             uploaded = [await container.url_ingest.ingest(url, meta)]
         else:
+            try:  # the first file was counted before the body; now the others (429)
+                await enforce_upload_limit(request, principal, len(body.files) - 1)
+            except RateLimited:
+                body.discard()
+                raise
             uploaded = await container.uploads.ingest(body.files, meta)
     out = [ImageOut.build(u.image, links, u.delete_token) for u in uploaded]
     payload: ImageOut | ImageList = out[0] if len(out) == 1 else ImageList(images=out)
