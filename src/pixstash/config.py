@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     public_media_url: str | None = Field(
         default=None, description="Base URL for media links (CDN or cookieless media domain)."
     )
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Send Strict-Transport-Security: max-age=<this> (e.g. 31536000); needs "
+        "an https PIXSTASH_PUBLIC_URL. 0: off.",
+    )
     accel_redirect_prefix: str = Field(
         default="",
         description="Behind nginx: answer local-disk media with `X-Accel-Redirect: "
@@ -182,6 +188,11 @@ class Settings(BaseSettings):
         description="Imgur-compatible API (/3/): requests per client IP with a Client-ID "
         "(its X-RateLimit-User* headers); empty: no limit.",
     )
+    rate_limit_logins: str = Field(
+        default="20/10 minutes",
+        description="Log-in and register attempts per client IP (password guessing); "
+        "empty: no limit.",
+    )
     rate_limit_on_outage: Literal["allow", "refuse"] = Field(
         default="allow",
         description="With Redis down: allow skips rate limits (warning logged); refuse "
@@ -288,6 +299,7 @@ class Settings(BaseSettings):
         "rate_limit_token_requests",
         "rate_limit_client_id_requests",
         "rate_limit_ip_requests",
+        "rate_limit_logins",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -348,6 +360,15 @@ class Settings(BaseSettings):
                 "ends with '/' (e.g. /_blobs/), matching an internal location of nginx."
             )
         return value
+
+    @model_validator(mode="after")
+    def _hsts_needs_https(self) -> Settings:
+        if self.hsts_seconds and not (self.public_url or "").lower().startswith("https://"):
+            raise ValueError(
+                "PIXSTASH_HSTS_SECONDS needs PIXSTASH_PUBLIC_URL=https://...: browsers must "
+                "reach the app over TLS before they are told to insist on it."
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -23,6 +23,7 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     |   +-- InvalidDeleteToken (403 invalid-delete-token)
     |   +-- InvalidUploadSignature (403 invalid-upload-signature)
     |   +-- CsrfFailed (403 csrf-failed)
+    |   +-- SessionRequired (403 session-required)
     |   +-- AccountDisabled (403 account-disabled)
     |   +-- RegistrationClosed (403 registration-closed)
     |   +-- NotImageOwner (403 not-image-owner)
@@ -169,6 +170,13 @@ class Forbidden(PixstashError):
 class InvalidDeleteToken(Forbidden):
     code = "invalid-delete-token"
     default_message = "The delete token is missing or wrong; use the token returned at upload."
+
+
+class SessionRequired(Forbidden):
+    code = "session-required"
+    default_message = (
+        "An API token cannot create API tokens; log in on the web and create them on /me/tokens."
+    )
 
 
 class CsrfFailed(Forbidden):

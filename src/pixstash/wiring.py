@@ -245,6 +245,7 @@ def build_limiter(settings: Settings) -> RateLimiter:
         security_base.REQUESTS_PER_TOKEN: settings.rate_limit_token_requests,
         security_base.REQUESTS_PER_CLIENT_ID: settings.rate_limit_client_id_requests,
         security_base.REQUESTS_PER_IP: settings.rate_limit_ip_requests,
+        security_base.LOGINS_PER_IP: settings.rate_limit_logins,
     }
     limiter: RateLimiter = limiter_cls.from_url(
         settings.cache_url, rules, on_outage=settings.rate_limit_on_outage

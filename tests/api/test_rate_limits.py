@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from pixstash.config import Settings
 from pixstash.domain.accounts import Principal
+from pixstash.web.auth import session_cookie_name
 from pixstash.web.ratelimit import enforce_token_limit, rate_decision
 from tests import imagegen
 from tests.accounts import bearer, make_user
@@ -283,3 +284,23 @@ async def test_each_file_of_a_multipart_upload_counts(settings: Settings, tmp_pa
         assert_limit_headers(refused, 4, 0)  # its first file was counted before the body
         one = await client.post("/api/v1/images", files=files[:1])
         assert one.status_code == 429
+
+
+async def test_log_in_attempts_are_limited_per_ip(settings: Settings, tmp_path: Path) -> None:
+    """Password guessing: after the limit, the log-in form answers 429 with Retry-After
+    without checking the password (a right one included)."""
+    from tests.accounts import PASSWORD, form_token
+
+    async with serving(settings, rate_limit_logins="3/hour") as (app, client):
+        await make_user(app, "ada")
+        for _ in range(3):
+            page = await client.get("/login")
+            wrong = {"csrf_token": form_token(page.text), "username": "ada", "password": "nope"}
+            assert (await client.post("/login", data=wrong)).status_code == 401
+        page = await client.get("/login")
+        right = {"csrf_token": form_token(page.text), "username": "ada", "password": PASSWORD}
+        refused = await client.post("/login", data=right)
+        assert refused.status_code == 429
+        assert "Too many log-in attempts" in refused.text
+        assert 3590 <= int(refused.headers["retry-after"]) <= 3600
+        assert session_cookie_name(settings) not in client.cookies  # nobody logged in

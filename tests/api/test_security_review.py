@@ -44,10 +44,11 @@ async def test_no_sharex_token_is_made_by_another_site_through_the_session_cooki
         assert done.status_code == 200, site
     assert (await client.get("/api/v1/sharex.sxcu")).status_code == 200  # older browsers
     assert await _token_names(client) == ["ShareX"] * 3
-    # a bearer token is no ambient credential: tools may fetch it from anywhere
+    # a bearer token is no ambient credential, but it may not mint tokens either
     client.cookies.clear()
     auth = {**await bearer(app, ada), "sec-fetch-site": "cross-site"}
-    assert (await client.get("/api/v1/sharex.sxcu", headers=auth)).status_code == 200
+    refused = await client.get("/api/v1/sharex.sxcu", headers=auth)
+    assert refused.json()["error"]["code"] == "session-required"
 
 
 async def test_my_images_leave_out_expired_images(client: httpx.AsyncClient, app: FastAPI) -> None:

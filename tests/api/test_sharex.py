@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests import imagegen
-from tests.accounts import bearer, browser_login, make_user
+from tests.accounts import browser_login, make_user
 from tests.helpers import container_of, drain_jobs
 
 pytestmark = pytest.mark.anyio
@@ -44,9 +44,9 @@ async def sharex_upload(
 
 
 async def test_sharex_config_uploads_and_links(client: httpx.AsyncClient, app: FastAPI) -> None:
-    ada = await make_user(app, "ada")
-    auth = await bearer(app, ada)
-    response = await client.get("/api/v1/sharex.sxcu", headers=auth)
+    await make_user(app, "ada")
+    await browser_login(client, "ada")  # downloaded from the web, logged in
+    response = await client.get("/api/v1/sharex.sxcu")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["content-disposition"] == (
@@ -64,7 +64,7 @@ async def test_sharex_config_uploads_and_links(client: httpx.AsyncClient, app: F
     assert config["DeletionURL"] == "{json:links.delete}"
     assert config["ErrorMessage"] == "{json:error.message}"
     assert config["Headers"]["Authorization"].startswith("Bearer pxs_")
-    tokens = (await client.get("/api/v1/me/tokens", headers=auth)).json()["tokens"]
+    tokens = (await client.get("/api/v1/me/tokens")).json()["tokens"]
     assert "ShareX" in [token["name"] for token in tokens]  # a fresh token, listed
 
     client.cookies.clear()
@@ -84,6 +84,7 @@ async def test_sharex_config_uploads_and_links(client: httpx.AsyncClient, app: F
     assert confirm.status_code == 200
     assert "Delete this image?" in confirm.text
     assert (await client.get(page)).status_code == 200
+    auth = {"authorization": config["Headers"]["Authorization"]}  # ShareX's own token
     mine = (await client.get("/api/v1/me/images", headers=auth)).json()["images"]
     assert [image["id"] for image in mine] == [body["id"]]  # owned by the token's user
 

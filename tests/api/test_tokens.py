@@ -20,7 +20,8 @@ pytestmark = pytest.mark.anyio
 async def test_create_list_revoke(client: httpx.AsyncClient, app: FastAPI) -> None:
     ada = await make_user(app, "ada")
     auth = await bearer(app, ada, "first")
-    created = await client.post("/api/v1/me/tokens", json={"name": "laptop"}, headers=auth)
+    await browser_login(client, "ada")  # tokens are made by a logged-in person
+    created = await client.post("/api/v1/me/tokens", json={"name": "laptop"}, headers=ORIGIN)
     assert created.status_code == 201
     assert created.headers["cache-control"] == "no-store"
     body = created.json()
@@ -179,3 +180,19 @@ async def test_openapi_documents_bearer_auth_and_account_endpoints(
         assert path in paths
     assert {"api-token": []} in paths["/api/v1/images"]["post"]["security"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_an_api_token_cannot_create_tokens(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, tmp_path: Path
+) -> None:
+    """A stolen token must not outlive its revocation by minting others (ShareX's
+    download makes a token too)."""
+    ada = await make_user(app, "ada")
+    auth = await bearer(app, ada)
+    before = snapshot(tmp_path, settings.database_url)
+    for method, path in (("POST", "/api/v1/me/tokens"), ("GET", "/api/v1/sharex.sxcu")):
+        body = {"name": "more"} if method == "POST" else None
+        refused = await client.request(method, path, json=body, headers=auth)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"]["code"] == "session-required"
+    assert snapshot(tmp_path, settings.database_url) == before

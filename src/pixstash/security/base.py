@@ -96,6 +96,7 @@ REQUESTS_PER_TOKEN = "requests-per-token"  # noqa: S105 (a rule name, not a secr
 # the Imgur-compatible API: requests per Client-ID, and per client IP with a Client-ID
 REQUESTS_PER_CLIENT_ID = "requests-per-client-id"
 REQUESTS_PER_IP = "requests-per-ip"
+LOGINS_PER_IP = "logins-per-ip"  # log-in and register attempts, keyed by client IP
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pixstash.domain.accounts import Principal
 from pixstash.errors import RateLimited
 from pixstash.security.base import (
+    LOGINS_PER_IP,
     REQUESTS_PER_CLIENT_ID,
     REQUESTS_PER_IP,
     REQUESTS_PER_TOKEN,
@@ -47,6 +48,7 @@ _REFUSALS = {
     REQUESTS_PER_TOKEN: "Too many requests with this API token",
     REQUESTS_PER_CLIENT_ID: "Too many requests with this Client-ID",
     REQUESTS_PER_IP: "Too many API requests from your address",
+    LOGINS_PER_IP: "Too many log-in attempts from your address",
 }
 
 
@@ -80,6 +82,11 @@ async def enforce_upload_limit(
         key = rate_key(request_client_ip(request))
         return await _enforce(request, UPLOADS_PER_IP, key, files)
     return await _enforce(request, UPLOADS_PER_USER, str(principal.user_id), files)
+
+
+async def enforce_login_limit(request: Request) -> RateLimitDecision | None:
+    """Count a log-in or register attempt of the client IP (password guessing)."""
+    return await _enforce(request, LOGINS_PER_IP, rate_key(request_client_ip(request)))
 
 
 async def enforce_token_limit(

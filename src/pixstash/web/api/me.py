@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from pixstash.errors import SessionRequired
 from pixstash.services.accounts import SHAREX_TOKEN_NAME
 from pixstash.services.library import PAGE_DEFAULT, PAGE_MAX
 from pixstash.web.api.account_schemas import (
@@ -74,6 +75,10 @@ async def my_images(
 async def create_token(
     body: TokenCreate, principal: RequireUserDep, container: ContainerDep
 ) -> JSONResponse:
+    """Logged in on the web only: an API token cannot create tokens (a stolen one could
+    otherwise outlive its revocation)."""
+    if principal.token_id is not None:
+        raise SessionRequired()
     created = await container.accounts.create_token(principal.user_id, body.name)
     out = TokenCreatedOut(**TokenOut.build(created.info).model_dump(), token=created.token)
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=_NO_STORE)
@@ -125,6 +130,8 @@ async def sharex_config(
     Import it in ShareX: Destinations > Custom uploader settings > Import. With the
     session cookie, a download started by another site is refused (403 csrf-failed)."""
     check_not_from_other_sites(request)
+    if principal.token_id is not None:  # it creates a token: web sessions only
+        raise SessionRequired()
     created = await container.accounts.create_token(principal.user_id, SHAREX_TOKEN_NAME)
     host = links.base.split("://", 1)[-1]
     config = {

@@ -32,6 +32,7 @@ from pixstash.web.deps import (
     web_session,
 )
 from pixstash.web.pages.render import render
+from pixstash.web.ratelimit import enforce_login_limit
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(current_principal)])
 
@@ -56,6 +57,19 @@ def _anonymous_form(
     response = render(request, template, context, status_code=status_code)
     set_anonymous_csrf_cookie(response, settings, nonce)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refused_form(
+    request: Request,
+    container: ContainerDep,
+    template: str,
+    context: dict[str, Any],
+    exc: PixstashError,
+) -> HTMLResponse:
+    response = _anonymous_form(request, container, template, context, exc.status)
+    if exc.retry_after is not None:  # 429: too many attempts
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -95,6 +109,7 @@ async def register(
 ) -> Response:
     check_anonymous_csrf(request, container.settings, csrf_token)
     try:
+        await enforce_login_limit(request)
         if password != password_again:
             raise InvalidPassword("The two passwords differ; type the same one twice.")
         await container.accounts.register(username, password)
@@ -102,7 +117,7 @@ async def register(
     except PixstashError as exc:
         context = {"registration_open": container.settings.registration, "error": exc.message}
         context["username"] = username
-        return _anonymous_form(request, container, "register.html", context, exc.status)
+        return _refused_form(request, container, "register.html", context, exc)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -123,10 +138,11 @@ async def login(
 ) -> Response:
     check_anonymous_csrf(request, container.settings, csrf_token)
     try:
+        await enforce_login_limit(request)
         return await _start_session(request, container, username, password, next)
     except PixstashError as exc:
         context = {"error": exc.message, "username": username, "next": safe_next(next)}
-        return _anonymous_form(request, container, "login.html", context, exc.status)
+        return _refused_form(request, container, "login.html", context, exc)
 
 
 @router.post("/logout")
