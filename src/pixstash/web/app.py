@@ -29,6 +29,7 @@ from pixstash.web.pages import accounts as account_pages
 from pixstash.web.pages import albums as album_pages
 from pixstash.web.pages import routes as pages
 from pixstash.web.ratelimit import RateLimitHeadersMiddleware
+from pixstash.web.security_headers import SecurityHeadersMiddleware
 from pixstash.web.telemetry import (
     QueueStats,
     RequestContextMiddleware,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside FastAPI's stack, so cached media (PixstashApp) skip them; CORS is outermost,
     # so 429 and other error answers carry CORS headers too.
     app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     if settings.cors_origins:
         app.add_middleware(ApiCORSMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestContextMiddleware)  # outermost: its request id is in every log

@@ -218,9 +218,7 @@ def test_right_magic_wrong_body_is_corrupt(engine, samples, data: bytes) -> None
         engine.probe(samples.raw(data), max_pixels=LIMIT)
 
 
-def test_a_webp_that_would_need_too_much_memory_is_refused_from_its_header(
-    engine, samples
-) -> None:
+def test_a_webp_that_would_need_too_much_memory_is_refused_from_its_header(engine, samples) -> None:
     # 6000x6000 is within the pixel budget, but Pillow's WebP decoder needs ~16 bytes a
     # pixel (576 MB): refused before decoding (found by tests/hostile).
     path = samples.save(Image.new("RGB", (6000, 6000), "green"), "WEBP", quality=10)
@@ -231,9 +229,7 @@ def test_a_webp_that_would_need_too_much_memory_is_refused_from_its_header(
     assert engine.probe(small, max_pixels=LIMIT).width == 3000
 
 
-def test_an_animation_whose_render_would_need_too_much_memory_is_refused(
-    engine, samples
-) -> None:
+def test_an_animation_whose_render_would_need_too_much_memory_is_refused(engine, samples) -> None:
     # Two frames of 4000x4000 are within the pixel budget, but rendering them would
     # peak at ~600 MB (found by tests/hostile); many small frames are fine.
     big = [Image.new("RGB", (4000, 4000), (i * 99, 0, 0)) for i in range(2)]

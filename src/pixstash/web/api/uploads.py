@@ -19,6 +19,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in {
         400: "Malformed request, empty file",
+        401: "Bad or revoked Bearer token, or anonymous uploads are off",
         403: "Signed fields missing or altered (invalid-upload-signature)",
         404: "No such upload (upload-not-found)",
         409: "No file sent yet (upload-missing), refused earlier (upload-failed), being "

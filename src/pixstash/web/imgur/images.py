@@ -124,7 +124,7 @@ router.add_api_route(
     upload,
     methods=["POST"],
     summary="Upload an image (Imgur)",
-    responses=documented(IMAGE_EXAMPLE, "The new image, with its deletehash"),
+    responses=documented(IMAGE_EXAMPLE, "The new image, with its deletehash", upload=True),
     openapi_extra=_UPLOAD_BODY,
     operation_id="imgur_upload_image",
 )
@@ -133,7 +133,7 @@ router.add_api_route(
     upload,
     methods=["POST"],
     summary="Upload an image (Imgur's alias of POST /3/image)",
-    responses=documented(IMAGE_EXAMPLE, "The new image, with its deletehash"),
+    responses=documented(IMAGE_EXAMPLE, "The new image, with its deletehash", upload=True),
     openapi_extra=_UPLOAD_BODY,
     operation_id="imgur_upload",
 )

@@ -203,7 +203,17 @@ class ImgurEnvelope(BaseModel):
     status: int = Field(examples=[200])
 
 
-def documented(example: Any, description: str) -> dict[int | str, dict[str, Any]]:
+_UPLOAD_ERRORS = {
+    413: "File too large",
+    415: "Not an accepted image type",
+    422: "Image refused (too many pixels, corrupt, malware); an image link that could not "
+    "be fetched (type=url)",
+}
+
+
+def documented(
+    example: Any, description: str, *, upload: bool = False
+) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of a /3/ route: the envelope with an example, and the errors."""
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ImgurErrorEnvelope, "description": text}
@@ -213,6 +223,8 @@ def documented(example: Any, description: str) -> dict[int | str, dict[str, Any]
             403: "Not allowed: not the owner, wrong deletehash, Client-ID not accepted",
             404: "No such image or album",
             429: "Rate limited; see Retry-After",
+            **(_UPLOAD_ERRORS if upload else {}),
+            503: "A backend is unavailable; see Retry-After",
         }.items()
     }
     return {
