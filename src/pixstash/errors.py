@@ -50,8 +50,8 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     |   +-- MalwareDetected (422 malware-detected)
     +-- RateLimited (429 rate-limited, Retry-After)
     +-- BlobMissing (500 blob-missing)
-    +-- UrlFetchFailed (502 url-fetch-failed)
-    |   +-- TooManyRedirects (502 too-many-redirects)
+    +-- UrlFetchFailed (422 url-fetch-failed)
+    |   +-- TooManyRedirects (422 too-many-redirects)
     +-- BackendUnavailable (503 backend-unavailable)
     |   +-- StorageUnavailable (503 backend-unavailable)
     |   +-- DatabaseUnavailable (503 backend-unavailable)
@@ -321,8 +321,10 @@ class UrlForbidden(PixstashError):
 
 
 class UrlFetchFailed(PixstashError):
+    """422, not 502: the link the client gave cannot be used; nothing is wrong with us."""
+
     code = "url-fetch-failed"
-    status = 502
+    status = 422
     default_message = "The image could not be fetched from the link; check it and try again."
 
 

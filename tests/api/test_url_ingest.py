@@ -151,9 +151,9 @@ REFUSALS = [
     ({"url": "http://images.test/page.html"}, 415, "unsupported-media-type", "text/html"),
     ({"url": "http://images.test/huge"}, 413, "file-too-large", "4096 bytes"),
     ({"url": "http://images.test/empty"}, 400, "empty-upload", "empty"),
-    ({"url": "http://images.test/missing"}, 502, "url-fetch-failed", "HTTP 404"),
-    ({"url": "http://nowhere.test/"}, 502, "url-fetch-failed", "resolve"),
-    ({"url": "http://images.test/loop0"}, 502, "too-many-redirects", "more than 3"),
+    ({"url": "http://images.test/missing"}, 422, "url-fetch-failed", "HTTP 404"),
+    ({"url": "http://nowhere.test/"}, 422, "url-fetch-failed", "resolve"),
+    ({"url": "http://images.test/loop0"}, 422, "too-many-redirects", "more than 3"),
 ]
 
 

@@ -275,7 +275,7 @@ async def test_answers_other_than_success_fail(world: World, status: int) -> Non
     with pytest.raises(UrlFetchFailed) as failed:
         await world.fetcher.fetch("http://images.test/x", BytesSink(), max_bytes=MAX)
     assert f"HTTP {status}" in failed.value.message
-    assert failed.value.status == 502
+    assert failed.value.status == 422
 
 
 async def test_unresolvable_and_unreachable_hosts_fail(world: World) -> None:

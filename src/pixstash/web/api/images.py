@@ -31,9 +31,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         404: "No such image",
         413: "File too large",
         415: "Not an accepted image type",
-        422: "Image refused (too many pixels, corrupt, malware); link to a refused address",
+        422: "Image refused (too many pixels, corrupt, malware); a link to a refused "
+        "address, or one that could not be fetched (network, timeout, HTTP error, redirects)",
         429: "Too many uploads or token requests (rate-limited); see Retry-After",
-        502: "The link could not be fetched (network, timeout, HTTP error, redirects)",
         503: "A backend is unavailable",
     }.items()
 }
