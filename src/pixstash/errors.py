@@ -40,6 +40,7 @@ match on, an HTTP ``status`` and a message that says what to do about it::
     |   +-- UploadMissing (409 upload-missing)
     |   +-- UploadFailed (409 upload-failed)
     |   +-- UploadInProgress (409 upload-in-progress, Retry-After)
+    |   +-- ImageIdTaken (409 conflict; internal to direct uploads)
     +-- UploadExpired (410 upload-expired)
     +-- FileTooLarge (413 file-too-large)
     +-- UnsupportedMediaType (415 unsupported-media-type)
@@ -279,6 +280,11 @@ class UploadInProgress(Conflict):
         "Retry-After."
     )
     retry_after = 2
+
+
+class ImageIdTaken(Conflict):
+    code = "conflict"
+    default_message = "Another request stored this image at the same moment; retry."
 
 
 class UploadFailed(Conflict):

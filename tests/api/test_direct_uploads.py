@@ -467,3 +467,51 @@ async def test_a_completion_that_failed_after_its_commit_is_not_made_twice(
         f"/api/v1/images/{done.json()['id']}", headers={"x-delete-token": token}
     )
     assert deleted.status_code == 204
+
+
+async def test_a_stalled_completion_and_its_takeover_make_one_image(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A completion stalled past its lease (no renewal got through) is taken over; when
+    the stalled one wakes up, both answer the same image, and the session ends
+    completed (the stalled one's late writes cannot undo it)."""
+    data = imagegen.jpeg_bytes()
+    ticket = await start(client, data)
+    assert (await send(client, ticket, data)).status_code == 204
+    upload_id = ticket["upload_id"]
+    url = f"/api/v1/uploads/{upload_id}/complete"
+    service = container_of(app).direct_uploads
+    ingest_one = service.uploads.ingest_one
+    entered, release = anyio.Event(), anyio.Event()
+    calls: list[int] = []
+
+    async def first_one_stalls(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            entered.set()
+            await release.wait()
+        return await ingest_one(*args, **kwargs)
+
+    monkeypatch.setattr(service.uploads, "ingest_one", first_one_stalls)
+    answers: list[httpx.Response] = []
+    async with anyio.create_task_group() as tg:
+
+        async def stalled() -> None:
+            answers.append(await client.post(url))
+
+        tg.start_soon(stalled)
+        await entered.wait()
+        age_claim(settings.database_url, upload_id, STALE_CLAIM_SECONDS + 1)
+        takeover = await client.post(url)
+        assert takeover.status_code == 201, takeover.text
+        release.set()
+    assert answers[0].status_code in (200, 201), answers[0].text
+    assert answers[0].json()["id"] == takeover.json()["id"]
+    assert snapshot(tmp_path, settings.database_url)[1]["images"] == 1
+    session = await service.sessions.get_upload_session(upload_id)
+    assert session is not None
+    assert (session.state, session.image_id) == (UploadState.COMPLETED, takeover.json()["id"])

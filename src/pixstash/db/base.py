@@ -79,7 +79,9 @@ class UploadSessionStore(Protocol):
     async def finish_upload_session(
         self, session_id: str, state: UploadState, *, image_id: str | None = None
     ) -> None:
-        """Leave the completing state: back to pending, or to completed or failed."""
+        """Leave the completing state: back to pending, or to completed or failed. Only a
+        session still completing changes (a late renewal or release cannot undo the end
+        another request wrote)."""
         ...
 
     async def open_upload_keys(self, *, expiring_after: datetime) -> set[str]:
@@ -104,13 +106,14 @@ class UploadSessionStore(Protocol):
 
 class MetadataStore(Protocol):
     async def create_image(
-        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
+        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob], *, fixed_id: bool = False
     ) -> CreatedImage:
         """In one transaction: reference (or create) ``blob``, insert ``image`` and, when
         the blob is new, the ``jobs_if_new`` that process it (outbox).
 
         Raises ``Conflict`` if the blob is being deleted right now (retry later) and
-        retries internally on public-id collisions.
+        retries internally on public-id collisions, unless ``fixed_id``: then the id is
+        the operation's own (a direct upload's), and a taken one raises ``ImageIdTaken``.
         """
         ...
 

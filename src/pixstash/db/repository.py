@@ -29,7 +29,7 @@ from pixstash.domain.model import (
     Visibility,
     original_key,
 )
-from pixstash.errors import Conflict
+from pixstash.errors import Conflict, ImageIdTaken
 
 _ID_ATTEMPTS = 8
 
@@ -135,12 +135,14 @@ class SqlMetadataStore:
         )
 
     async def create_image(
-        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob]
+        self, image: Image, blob: Blob, jobs_if_new: Sequence[NewJob], *, fixed_id: bool = False
     ) -> CreatedImage:
         for _ in range(_ID_ATTEMPTS):
             try:
                 return await self._create_image_once(image, blob, jobs_if_new)
             except IntegrityError:
+                if fixed_id:
+                    raise ImageIdTaken() from None
                 image = replace(image, id=new_public_id())
         raise Conflict("Could not allocate an image id; retry the upload.")
 

@@ -104,7 +104,10 @@ class SqlUploadSessionStore:
         async with self.db.write() as db_session:
             await db_session.execute(
                 update(UploadSessionRow)
-                .where(UploadSessionRow.id == session_id)
+                .where(
+                    UploadSessionRow.id == session_id,
+                    UploadSessionRow.state == UploadState.COMPLETING.value,
+                )
                 .values(state=state.value, state_changed_at=time.time(), image_id=image_id)
                 .execution_options(synchronize_session=False)
             )

@@ -38,6 +38,7 @@ from pixstash.errors import (
     Conflict,
     EmptyUpload,
     FileTooLarge,
+    ImageIdTaken,
     ImageNotFound,
     ImageRejected,
     InvalidUploadSignature,
@@ -252,6 +253,20 @@ class DirectUploadService:
         renewal = asyncio.create_task(self._hold_claim(session_id))
         try:
             uploaded = await self._ingest(claimed)
+        except ImageIdTaken:
+            # A completion that had lost its claim (its server stalled past the lease)
+            # committed this session's image at the same moment: answer that one.
+            with anyio.CancelScope(shield=True):
+                prior = await self._committed_before(claimed)
+                if prior is None:
+                    await self._release(session_id)
+                    raise UploadInProgress() from None
+                await self.sessions.finish_upload_session(
+                    session_id, UploadState.COMPLETED, image_id=prior.id
+                )
+            assert prior is not None  # the shielded scope does not swallow the raise
+            await self._drop_object(claimed.key)
+            return CompletedUpload(Uploaded(prior, self._delete_token(session_id)), True)
         except _REFUSALS:
             with anyio.CancelScope(shield=True):
                 await self._drop_object(claimed.key)

@@ -224,8 +224,11 @@ class UploadService:
             expires_at=now + meta.expires_in if meta.expires_in is not None else None,
         )
         try:
-            created = await self.meta.create_image(
-                image, blob, [NewJob(PROCESS_BLOB, _job_payload(blob.hash))]
+            created = await self.meta.create_image(  # a caller's id is kept, never replaced
+                image,
+                blob,
+                [NewJob(PROCESS_BLOB, _job_payload(blob.hash))],
+                fixed_id=image_id is not None,
             )
         except BaseException:
             await self._drop_unreferenced(key)

@@ -41,7 +41,9 @@ async def test_open_keys_are_those_of_unfinished_sessions_not_expired(db: Databa
     await add(store, "failed", HOUR)
     await add(store, "expired", -HOUR)
     assert await store.claim_upload_session("completing", stale_after=600) is not None
+    assert await store.claim_upload_session("completed", stale_after=600) is not None
     await store.finish_upload_session("completed", UploadState.COMPLETED, image_id="abcdefg")
+    assert await store.claim_upload_session("failed", stale_after=600) is not None
     await store.finish_upload_session("failed", UploadState.FAILED)
 
     assert await store.open_upload_keys(expiring_after=NOW) == {
@@ -61,7 +63,9 @@ async def test_stale_sessions_are_counted_then_deleted(db: Database) -> None:
     await add(store, "completed", HOUR)
     await add(store, "failed", HOUR)
     assert await store.claim_upload_session("expired-completing", stale_after=600) is not None
+    assert await store.claim_upload_session("completed", stale_after=600) is not None
     await store.finish_upload_session("completed", UploadState.COMPLETED, image_id="abcdefg")
+    assert await store.claim_upload_session("failed", stale_after=600) is not None
     await store.finish_upload_session("failed", UploadState.FAILED)
 
     # finished just now: kept for the retention
