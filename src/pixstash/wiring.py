@@ -6,6 +6,7 @@ chosen by URL scheme through each port's scheme table and imported lazily.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pixstash.db.repository import SqlMetadataStore
 from pixstash.db.stats import SqlImageStatsStore
 from pixstash.db.upload_sessions import SqlUploadSessionStore
 from pixstash.domain.clock import Clock
-from pixstash.errors import ConfigurationError
+from pixstash.errors import ConfigurationError, PixstashError
 from pixstash.jobs import base as jobs_base
 from pixstash.jobs.base import PROCESS_BLOB, PURGE_BLOB, JobQueue
 from pixstash.jobs.worker import JobRunner
@@ -56,6 +57,7 @@ from pixstash.telemetry.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 WEB_SESSION_SWEEP_SECONDS = 3600.0  # rows of expired login sessions, removed hourly
+OUTAGE_PROBE_SECONDS = 3.0
 
 
 def backend_class(kind: str, url: str, table: dict[str, str]) -> Any:
@@ -116,11 +118,22 @@ class Container:
             poll_seconds=self.settings.job_poll_seconds,
             heartbeat_seconds=self.settings.job_lease_seconds / 3,
             metrics=self.metrics,
+            outage_probe=self.backend_down,
             periodic=[
                 ("expiry-sweeper", self.settings.expiry_sweep_seconds, self.images.sweep_expired),
                 ("web-session-sweeper", WEB_SESSION_SWEEP_SECONDS, self._forget_sessions),
             ],
         )
+
+    async def backend_down(self) -> bool:
+        """Whether the database, storage or cache fails its own check right now (what
+        /readyz checks): a job's backend-unavailable error is then an outage."""
+        for check in (self.meta.ping, self.store.check, self.locks.check):
+            try:
+                await asyncio.wait_for(check(), OUTAGE_PROBE_SECONDS)
+            except (PixstashError, OSError, TimeoutError):
+                return True
+        return False
 
     async def _forget_sessions(self) -> int:
         """Expired web sessions are refused when used; this removes their rows."""

@@ -39,6 +39,7 @@ class JobRunner:
         poll_seconds: float = 1.0,
         heartbeat_seconds: float = 20.0,
         outage_delay: float = OUTAGE_DELAY_SECONDS,
+        outage_probe: Callable[[], Awaitable[bool]] | None = None,
         metrics: Metrics = NULL_METRICS,
         periodic: Sequence[Periodic] = (),
     ) -> None:
@@ -49,6 +50,10 @@ class JobRunner:
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.outage_delay = outage_delay
+        # Is a backend really down? A "backend-unavailable" error that the backends' own
+        # checks do not confirm (no such table, access denied on one key) is the job's
+        # failure, counted as an attempt; postponing it would retry it forever.
+        self.outage_probe = outage_probe
         self.metrics = metrics
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -127,16 +132,15 @@ class JobRunner:
             outcome = metrics_base.INTERRUPTED
             raise  # shutdown: the lease runs out and another worker takes it
         except BackendUnavailable as exc:  # an outage, not a bad job: no attempt is used
-            outcome = metrics_base.POSTPONED
             self.metrics.backend_error(backend_label(exc))
-            log.warning("job %s (%s) postponed: %s", job.id, job.kind, exc)
-            await self.queue.postpone(job, f"{type(exc).__name__}: {exc}", self.outage_delay)
+            if await self._outage_confirmed():
+                outcome = metrics_base.POSTPONED
+                log.warning("job %s (%s) postponed: %s", job.id, job.kind, exc)
+                await self.queue.postpone(job, f"{type(exc).__name__}: {exc}", self.outage_delay)
+            else:
+                outcome = await self._fail(job, exc)
         except Exception as exc:
-            outcome = metrics_base.FAILED
-            log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
-            if not await self.queue.fail(job, f"{type(exc).__name__}: {exc}"):
-                outcome = metrics_base.DEAD_LETTERED
-                log.error("job %s dead-lettered after %d attempts", job.id, job.attempts)
+            outcome = await self._fail(job, exc)
         else:
             await self.queue.complete(job)
             log.info("job %s (%s) done in %.3f s", job.id, job.kind, time.perf_counter() - started)
@@ -145,6 +149,21 @@ class JobRunner:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+
+    async def _fail(self, job: Job, exc: Exception) -> str:
+        log.error("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts, exc_info=exc)
+        if not await self.queue.fail(job, f"{type(exc).__name__}: {exc}"):
+            log.error("job %s dead-lettered after %d attempts", job.id, job.attempts)
+            return metrics_base.DEAD_LETTERED
+        return metrics_base.FAILED
+
+    async def _outage_confirmed(self) -> bool:
+        if self.outage_probe is None:
+            return True
+        try:
+            return await self.outage_probe()
+        except Exception:  # the probe itself failed: treat it as an outage
+            return True
 
     async def _heartbeat(self, job: Job) -> None:
         while True:

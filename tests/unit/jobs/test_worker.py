@@ -92,3 +92,29 @@ async def test_an_outage_in_a_job_postpones_it_without_using_attempts(db: Databa
     assert row is None or row.state != "dead"
     stats = await queue.stats()
     assert stats["dead"] == 0
+
+
+async def test_an_unconfirmed_outage_is_the_jobs_own_failure(db: Database) -> None:
+    """backend-unavailable that the backends' checks do not confirm (no such table,
+    access denied on one key) uses attempts and is dead-lettered in the end, instead of
+    being postponed forever."""
+    async with db.write() as session:
+        session.add(JobRow(kind="k", payload="{}", run_after=time.time()))
+    queue = DbJobQueue(db, lease_seconds=30, max_attempts=1)
+    probed: list[bool] = []
+
+    async def all_backends_answer() -> bool:
+        probed.append(False)
+        return False
+
+    async def handler(payload: dict[str, str]) -> None:
+        raise DatabaseUnavailable("no such table: images")
+
+    runner = JobRunner(
+        queue, {"k": handler}, concurrency=1, poll_seconds=0.01, outage_probe=all_backends_answer
+    )
+    job = await queue.claim()
+    assert job is not None
+    await runner.run_one(job)
+    assert probed == [False]
+    assert (await queue.stats())["dead"] == 1
