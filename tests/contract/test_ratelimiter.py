@@ -8,14 +8,12 @@ tests are skipped, loudly, except under CI=true, where they fail.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
-import redis
 from redis.asyncio import Redis
 
 from pixstash.security.base import RateLimitDecision, RateLimiter
@@ -23,24 +21,7 @@ from pixstash.security.limiter import LimitsRateLimiter
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = os.environ.get("PIXSTASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RULES = {"burst": "3/hour", "other": "3/hour", "fast": "2/second", "off": ""}
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """The test Redis, or a loud skip (a failure under CI=true) when it is not there."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} is unreachable ({exc}); set PIXSTASH_TEST_REDIS_URL"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true needs Redis: {reason}", pytrace=False)
-        pytest.skip(f"!!! REDIS TESTS SKIPPED: {reason} !!!")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 class RedisLimiters:

@@ -8,7 +8,6 @@ tests are skipped, loudly, except under CI=true, where they fail.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +15,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import pytest
-import redis
 from anyio.abc import SocketStream
 from redis.asyncio import Redis
 
@@ -26,24 +24,6 @@ from pixstash.cache.redis import RedisSingleFlight
 from pixstash.errors import BackendUnavailable, CacheUnavailable
 
 pytestmark = pytest.mark.anyio
-
-REDIS_URL = os.environ.get("PIXSTASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The test Redis, or a loud skip (a failure under CI=true) when it is not there."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} is unreachable ({exc}); set PIXSTASH_TEST_REDIS_URL"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true needs Redis: {reason}", pytrace=False)
-        pytest.skip(f"!!! REDIS TESTS SKIPPED: {reason} !!!")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 FlightFactory = Callable[..., RedisSingleFlight]

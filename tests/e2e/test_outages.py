@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 import signal
 import time
@@ -33,7 +32,8 @@ from pixstash.domain.model import original_key
 from tests import imagegen, rabbitmq
 from tests.e2e.conftest import Server, wait_until
 from tests.faultproxy import FaultProxy
-from tests.pgserver import PostgresServer, in_ci
+from tests.pgserver import PostgresServer
+from tests.redisserver import REDIS_URL, require_redis
 from tests.s3server import FAKE_AWS_ENV, S3Endpoint, moto_s3
 
 pytestmark = pytest.mark.e2e
@@ -48,24 +48,9 @@ EXPECTED = {
     "queue": (201, 200, 200),  # the outbox keeps the job
     "cache": (201, 200, 503),  # jobs take no locks; a new variant needs one
 }
-REDIS_URL = os.environ.get("PIXSTASH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Far below "hanging": a request that needs a dead backend must give up well before this.
 REQUEST_TIMEOUT = 10.0
 RETRY_DELAY_MS = 1000  # the amqp:// retry queue of these tests (retry_delays=1)
-
-
-def require_redis() -> None:
-    """A loud skip without Redis, a failure under CI=true (as tests/contract does)."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at {REDIS_URL} is unreachable ({exc}); set PIXSTASH_TEST_REDIS_URL"
-        if in_ci():
-            pytest.fail(f"CI=true needs Redis: {reason}", pytrace=False)
-        pytest.skip(f"!!! REDIS OUTAGE TESTS SKIPPED: {reason} !!!")
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")
