@@ -299,8 +299,10 @@ async def test_log_in_attempts_are_limited_per_ip(settings: Settings, tmp_path: 
             assert (await client.post("/login", data=wrong)).status_code == 401
         page = await client.get("/login")
         right = {"csrf_token": form_token(page.text), "username": "ada", "password": PASSWORD}
+        before = snapshot(tmp_path, settings.database_url)
         refused = await client.post("/login", data=right)
         assert refused.status_code == 429
         assert "Too many log-in attempts" in refused.text
         assert 3590 <= int(refused.headers["retry-after"]) <= 3600
         assert session_cookie_name(settings) not in client.cookies  # nobody logged in
+        assert snapshot(tmp_path, settings.database_url) == before  # no session row
